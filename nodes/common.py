@@ -1,0 +1,30 @@
+"""ComfyUI-side helpers shared by the nodes: type sockets, errors, messages to the UI."""
+from __future__ import annotations
+
+import logging
+
+from ..samplers.masks import InputError
+
+log = logging.getLogger("PriorPaint")
+
+CATEGORY = "PriorPaint"
+
+
+def node_error(node: str, err: InputError) -> ValueError:
+    """Prefix an input error with the node's display name, so the UI message says where it came from."""
+    return ValueError(f"PriorPaint {node}: {err}")
+
+
+def send_ui_message(event: str, data: dict, node_id: str | None = None) -> None:
+    """Send ``priorpaint.<event>`` to the browser when a server is running (no-op in-process)."""
+    try:
+        from server import PromptServer
+    except Exception:  # not running inside a server (tests, scripts)
+        return
+    inst = getattr(PromptServer, "instance", None)
+    if inst is None:
+        return
+    payload = dict(data)
+    if node_id is not None:
+        payload["node"] = node_id
+    inst.send_sync(f"priorpaint.{event}", payload)

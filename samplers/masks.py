@@ -1,0 +1,97 @@
+"""Boundary conventions in one place: layouts, mask resizing, batch broadcasting, input errors.
+
+ComfyUI's sockets:  IMAGE ``[B, H, W, C]`` float in [0, 1];  MASK ``[B, H, W]`` (or ``[H, W]``) float,
+1 = region to regenerate;  LATENT ``{"samples": [B, C, H, W], "noise_mask": [B, 1, H, W] | ...}``.
+The core works in ``[B, C, H, W]`` and ``[B, 1, H, W]``.
+
+Mask resizing (e.g. pixel mask → latent resolution) is **bilinear, align_corners=False**, exactly what
+ComfyUI's own ``comfy.utils.reshape_mask`` applies to a ``noise_mask`` inside the sampler, so a mask we
+resize and the mask the sampler uses agree. Soft values are kept (no thresholding).
+
+Batches: a mask (or image) with batch 1 is broadcast to the batch; otherwise batch sizes must match.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+class InputError(ValueError):
+    """A bad node input. The message names the input and what was expected."""
+
+    def __init__(self, name: str, problem: str, expected: str | None = None):
+        msg = f"input '{name}': {problem}"
+        if expected:
+            msg += f"; expected {expected}"
+        super().__init__(msg)
+        self.input_name = name
+
+
+def image_to_bchw(image: torch.Tensor, name: str = "image") -> torch.Tensor:
+    """IMAGE ``[B, H, W, C]`` → ``[B, C, H, W]`` (a view; callers must not write into it)."""
+    if image.ndim == 3:
+        image = image[None]
+    if image.ndim != 4:
+        raise InputError(name, f"has shape {tuple(image.shape)}", "an IMAGE [B, H, W, C]")
+    return image.movedim(-1, 1)
+
+
+def bchw_to_image(x: torch.Tensor) -> torch.Tensor:
+    """``[B, C, H, W]`` → IMAGE ``[B, H, W, C]`` (contiguous)."""
+    return x.movedim(1, -1).contiguous()
+
+
+def mask_to_b1hw(mask: torch.Tensor, name: str = "mask") -> torch.Tensor:
+    """MASK ``[H, W]``, ``[B, H, W]`` or ``[B, 1, H, W]`` → ``[B, 1, H, W]``."""
+    if mask.ndim == 2:
+        return mask[None, None]
+    if mask.ndim == 3:
+        return mask[:, None]
+    if mask.ndim == 4 and mask.shape[1] == 1:
+        return mask
+    raise InputError(name, f"has shape {tuple(mask.shape)}", "a MASK [B, H, W] or [H, W]")
+
+
+def resize_mask(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Resize a ``[B, 1, H, W]`` mask to ``size`` = (h, w) bilinearly (ComfyUI's ``reshape_mask`` rule)."""
+    if tuple(mask.shape[-2:]) == tuple(size):
+        return mask
+    return F.interpolate(mask.float(), size=tuple(size), mode="bilinear", align_corners=False)
+
+
+def broadcast_batch(x: torch.Tensor, batch: int, name: str, other: str = "the batch") -> torch.Tensor:
+    """Broadcast a batch-1 tensor to ``batch``; require equality otherwise."""
+    if x.shape[0] == batch:
+        return x
+    if x.shape[0] == 1:
+        return x.expand(batch, *x.shape[1:])
+    raise InputError(name, f"has batch size {x.shape[0]} but {other} has {batch}",
+                     f"batch size 1 (shared) or {batch} (one per item)")
+
+
+def check_finite(x: torch.Tensor, name: str) -> None:
+    if not torch.isfinite(x).all():
+        raise InputError(name, "contains NaN or Inf values", "finite numbers")
+
+
+def check_mask_values(mask: torch.Tensor, name: str = "mask") -> None:
+    """Masks must be finite and within [0, 1]; nothing is silently clamped."""
+    check_finite(mask, name)
+    lo, hi = float(mask.min()), float(mask.max())
+    if lo < 0.0 or hi > 1.0:
+        raise InputError(name, f"has values in [{lo:.4g}, {hi:.4g}]", "values in [0, 1] (1 = inpaint)")
+
+
+def check_same_size(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str) -> None:
+    """Spatial sizes (last two dims of BCHW tensors) must agree."""
+    if tuple(a.shape[-2:]) != tuple(b.shape[-2:]):
+        raise InputError(name_b, f"is {b.shape[-1]}x{b.shape[-2]} (WxH) but '{name_a}' is "
+                                 f"{a.shape[-1]}x{a.shape[-2]}", f"the same size as '{name_a}'")
+
+
+def mask_for(mask: torch.Tensor, like: torch.Tensor, name: str = "mask") -> torch.Tensor:
+    """A MASK made to fit a BCHW tensor ``like``: layout, values checked, resized, batch broadcast."""
+    m = mask_to_b1hw(mask, name)
+    check_mask_values(m, name)
+    m = resize_mask(m, like.shape[-2:]).to(like.device, like.dtype)
+    return broadcast_batch(m, like.shape[0], name)

@@ -1,0 +1,113 @@
+"""Write the UI-format example workflows in ``example_workflows/`` from compact specs.
+
+    python tools/make_workflows.py          # starts the pinned ComfyUI, reads /object_info, writes the files
+
+Input names, socket types, widget order and defaults come from the running server's
+``/object_info``, so a saved workflow always matches the nodes as they are registered.
+A spec node is ``(id, class_type, {widget: value}, {input: (source_id, output_slot)})``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from comfy_client import ROOT, ComfyServer, _is_widget  # noqa: E402
+
+DEMO_INPUT = "priorpaint_demo_input.png"
+
+WORKFLOWS = {
+    # The foundation demo: a shipped demo model inpaints a photo with ComfyUI's own KSampler and
+    # noise mask, then PriorPaint's colour-safe composite pastes it back.
+    "priorpaint_inpaint_demo": [
+        (1, "LoadImage", {"image": DEMO_INPUT}, {}),
+        (2, "PriorPaintLoadDemoModel", {"model_name": "stationary-gaussian", "prediction": "eps"}, {}),
+        (3, "VAEEncode", {}, {"pixels": (1, 0), "vae": (2, 1)}),
+        (4, "SetLatentNoiseMask", {}, {"samples": (3, 0), "mask": (1, 1)}),
+        (5, "KSampler", {"seed": 7, "steps": 20, "cfg": 1.0, "sampler_name": "euler", "scheduler": "karras",
+                         "denoise": 1.0},
+         {"model": (2, 0), "positive": (2, 2), "negative": (2, 2), "latent_image": (4, 0)}),
+        (6, "VAEDecode", {}, {"samples": (5, 0), "vae": (2, 1)}),
+        (7, "PriorPaintComposite", {"feather": 0.0, "colour_match": "none"},
+         {"original": (1, 0), "inpainted": (6, 0), "mask": (1, 1)}),
+        (8, "SaveImage", {"filename_prefix": "priorpaint_demo"}, {"images": (7, 0)}),
+    ],
+}
+
+
+def _depths(spec):
+    depth = {}
+    for nid, _, _, links in spec:  # specs are listed in topological order
+        depth[nid] = 1 + max((depth[s] for s, _ in links.values()), default=-1)
+    return depth
+
+
+def build_ui(spec, object_info: dict) -> dict:
+    nodes, links = [], []
+    out_links: dict[tuple[int, int], list[int]] = {}
+    depth = _depths(spec)
+    rows: dict[int, int] = {}
+    link_id = 0
+    for order, (nid, ctype, widgets, ins) in enumerate(spec):
+        info = object_info[ctype]
+        req, opt = info["input"].get("required", {}), info["input"].get("optional", {})
+        order_names = info.get("input_order", {"required": list(req), "optional": list(opt)})
+        inputs, values = [], []
+        for section, table in (("required", req), ("optional", opt)):
+            for name in order_names.get(section, []):
+                spec_ = table[name]
+                if _is_widget(spec_):
+                    opts = spec_[1] if len(spec_) > 1 and isinstance(spec_[1], dict) else {}
+                    if name in widgets:
+                        v = widgets[name]
+                    elif "default" in opts:
+                        v = opts["default"]
+                    elif isinstance(spec_[0], list):
+                        v = spec_[0][0]
+                    else:
+                        raise KeyError(f"{ctype}.{name} needs a value")
+                    values.append(v)
+                    if opts.get("control_after_generate") or (spec_[0] == "INT" and name in ("seed", "noise_seed")):
+                        values.append("fixed")
+                    if opts.get("image_upload"):
+                        values.append("image")
+                elif name in ins:
+                    link_id += 1
+                    src, slot = ins[name]
+                    src_type = object_info[[s for s in spec if s[0] == src][0][1]]["output"][slot]
+                    links.append([link_id, src, slot, nid, len(inputs), src_type])
+                    out_links.setdefault((src, slot), []).append(link_id)
+                    inputs.append({"name": name, "type": spec_[0] if isinstance(spec_[0], str) else "COMBO",
+                                   "link": link_id})
+                elif section == "required":
+                    raise KeyError(f"{ctype}.{name} (required) is not connected in the spec")
+        d = depth[nid]
+        row = rows.get(d, 0)
+        rows[d] = row + 1
+        nodes.append({"id": nid, "type": ctype, "pos": [40 + 340 * d, 60 + 300 * row], "size": [300, 220],
+                      "flags": {}, "order": order, "mode": 0, "inputs": inputs, "outputs": [],
+                      "properties": {"Node name for S&R": ctype}, "widgets_values": values})
+    for node in nodes:
+        info = object_info[node["type"]]
+        names = info.get("output_name", info["output"])
+        node["outputs"] = [{"name": names[i], "type": t, "links": out_links.get((node["id"], i), []),
+                            "slot_index": i} for i, t in enumerate(info["output"])]
+    return {"last_node_id": max(n["id"] for n in nodes), "last_link_id": link_id, "nodes": nodes, "links": links,
+            "groups": [], "config": {}, "extra": {"ds": {"scale": 0.8, "offset": [0, 0]}}, "version": 0.4}
+
+
+def main():
+    with tempfile.TemporaryDirectory() as tmp, ComfyServer(tmp) as server:
+        object_info = server.get_json("/object_info")
+        for name, spec in WORKFLOWS.items():
+            path = os.path.join(ROOT, "example_workflows", name + ".json")
+            with open(path, "w") as f:
+                json.dump(build_ui(spec, object_info), f, indent=1)
+                f.write("\n")
+            print("wrote", path)
+
+
+if __name__ == "__main__":
+    main()
