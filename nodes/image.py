@@ -32,7 +32,7 @@ class Composite(io.ComfyNode):
                                tooltip="lab_mean_std: match the inpainted image's Lab mean/std to the original on the "
                                        "known region before compositing; none: paste as is."),
             ],
-            outputs=[io.Image.Output(tooltip="The composited image.")],
+            outputs=[io.Image.Output("image", tooltip="The composited image.")],
         )
 
     @classmethod

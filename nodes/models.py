@@ -52,9 +52,9 @@ class LoadDemoModel(io.ComfyNode):
                                        "denoiser is the same; this lets you test a workflow on every model family."),
             ],
             outputs=[
-                io.Model.Output(tooltip="The demo diffusion model."),
-                io.Vae.Output(tooltip="ComfyUI's pixel-space VAE (identity up to the [0,1] <-> [-1,1] rescale)."),
-                io.Conditioning.Output(display_name="conditioning",
+                io.Model.Output("model", tooltip="The demo diffusion model."),
+                io.Vae.Output("vae", tooltip="ComfyUI's pixel-space VAE (identity up to the [0,1] <-> [-1,1] rescale)."),
+                io.Conditioning.Output("conditioning", display_name="conditioning",
                                        tooltip="Empty conditioning: connect it to both positive and negative."),
             ],
         )

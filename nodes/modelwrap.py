@@ -67,8 +67,10 @@ class _VEAdapter(torch.nn.Module):
         scale = ms.calculate_input(sigma, torch.ones_like(xin))
         x = xin / scale
         if isinstance(ms, comfy.model_sampling.CONST):
-            s = sigma.reshape(-1, *([1] * (x.ndim - 1)))
-            x0 = self.denoiser(x / (1.0 - s), (sigma / (1.0 - sigma)).clamp_max(1e30))
+            # σ = 1 is pure noise (x_VE = x/(1−σ) is undefined); 1 − 1e-6 differs from the limit by O(1e-6)
+            sv = sigma.clamp_max(1.0 - 1e-6)
+            s = sv.reshape(-1, *([1] * (x.ndim - 1)))
+            x0 = self.denoiser(x / (1.0 - s), sv / (1.0 - sv))
         else:
             x0 = self.denoiser(x, sigma)
         x0 = x0.to(x.dtype)

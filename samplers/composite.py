@@ -5,7 +5,7 @@
   region* are matched to the original's on the same region, which removes the global colour/tone
   shift a VAE round trip or a sampler introduces, without looking at the hole.
 * :func:`feather` -- outward feathering: the blend weight is ``max(mask, blur(mask))``, so the hole
-  is fully replaced and the transition lies on the known side of the boundary.
+  is fully replaced and the transition lies on the known side of the boundary, within ``radius`` px.
 * :func:`composite` -- ``out = original·(1 − w) + inpainted·w``; soft masks act as blend weights.
 
 All tensors ``[B, C, H, W]`` (images in [0, 1], RGB) and masks ``[B, 1, H, W]`` with 1 = inpainted.
@@ -72,11 +72,11 @@ def match_colour_lab(inpainted: torch.Tensor, original: torch.Tensor, mask: torc
     return out.to(inpainted.dtype)
 
 
-def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Separable Gaussian blur with reflect padding, ``[B, C, H, W]``."""
+def gaussian_blur(x: torch.Tensor, sigma: float, radius: int | None = None) -> torch.Tensor:
+    """Separable Gaussian blur with reflect padding, ``[B, C, H, W]``; kernel truncated at ``radius`` (default 3σ)."""
     if sigma <= 0:
         return x
-    r = max(1, int(math.ceil(3 * sigma)))
+    r = max(1, int(math.ceil(3 * sigma)) if radius is None else int(radius))
     t = torch.arange(-r, r + 1, dtype=x.dtype, device=x.device)
     k = torch.exp(-0.5 * (t / sigma) ** 2)
     k = k / k.sum()
@@ -89,10 +89,13 @@ def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
 
 
 def feather(mask: torch.Tensor, radius: float) -> torch.Tensor:
-    """Outward feather: ``max(mask, blur(mask))`` with a Gaussian of σ = radius/2 pixels."""
+    """Outward feather: ``max(mask, blur(mask))``, a Gaussian of σ = radius/3 truncated at ``radius`` pixels.
+
+    Pixels farther than ``radius`` (per axis) from the mask keep weight 0.
+    """
     if radius <= 0:
         return mask
-    return torch.maximum(mask, gaussian_blur(mask, radius / 2.0))
+    return torch.maximum(mask, gaussian_blur(mask, radius / 3.0, radius=int(math.ceil(radius))))
 
 
 def composite(original: torch.Tensor, inpainted: torch.Tensor, mask: torch.Tensor, feather_px: float = 0.0,

@@ -97,7 +97,7 @@ def _init_(module: torch.nn.Module, generator: torch.Generator, std: float = 0.0
 def tiny_vae(latent_channels: int, seed: int = 0) -> comfy.sd.VAE:
     """A tiny AutoencoderKL (8× down-sampling, like SD's) built through ``comfy.sd.VAE``."""
     ddconfig = {"double_z": True, "z_channels": latent_channels, "resolution": 64, "in_channels": 3, "out_ch": 3,
-                "ch": 8, "ch_mult": [1, 2, 2, 2], "num_res_blocks": 1, "attn_resolutions": [], "dropout": 0.0}
+                "ch": 32, "ch_mult": [1, 1, 2, 2], "num_res_blocks": 1, "attn_resolutions": [], "dropout": 0.0}
     config = {"params": {"ddconfig": ddconfig, "embed_dim": latent_channels}}
     from comfy.ldm.models.autoencoder import AutoencoderKL
 

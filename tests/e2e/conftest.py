@@ -1,0 +1,20 @@
+import os
+import sys
+
+import pytest
+
+import harness
+
+sys.path.insert(0, os.path.join(harness.ROOT, "tools"))
+from comfy_client import ComfyServer  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    """One real ComfyUI server (CPU, pack whitelisted) for the e2e tier; stopped by the PID it started."""
+    srv = ComfyServer(str(tmp_path_factory.mktemp("comfyui")))
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.stop()

@@ -1,0 +1,67 @@
+"""End to end through a real ComfyUI server: API-format prompts posted to /prompt, /history polled,
+outputs fetched with /view."""
+import io
+import json
+
+import numpy as np
+from PIL import Image
+
+from comfy_client import WorkflowError, load_workflow, ui_to_api
+from make_workflows import DEMO_INPUT
+
+
+def photo_with_hole(server, name=DEMO_INPUT, size=(64, 48)):
+    """A held-out photo crop saved as RGBA (alpha 0 = hole, which LoadImage turns into MASK = 1)."""
+    from priorpaint.support.photos import photo_path
+
+    rgb = np.asarray(Image.open(photo_path("skimage:coffee.png")).convert("RGB").resize(size, Image.LANCZOS))
+    mask = np.zeros(rgb.shape[:2], bool)
+    mask[12:36, 20:44] = True
+    Image.fromarray(np.dstack([rgb, np.where(mask, 0, 255).astype(np.uint8)])).save(f"{server.input_dir}/{name}")
+    return rgb, mask
+
+
+def run_demo(server):
+    prompt = ui_to_api(load_workflow("priorpaint_inpaint_demo.json"), server.get_json("/object_info"))
+    entry = server.run(prompt)
+    save = next(k for k, v in prompt.items() if v["class_type"] == "SaveImage")
+    return np.asarray(Image.open(io.BytesIO(server.output_images(entry, save)[0])).convert("RGB")).astype(int)
+
+
+def test_example_workflow_changes_only_inside_the_mask(server):
+    rgb, mask = photo_with_hole(server)
+    out = run_demo(server)
+    assert out.shape == rgb.shape
+    diff = np.abs(out - rgb.astype(int))
+    assert diff[~mask].max() <= 1  # 8-bit PNG round trip
+    assert diff[mask].mean() > 5  # the hole was actually regenerated
+
+
+def test_server_serves_the_pack(server):
+    info = server.get_json("/object_info/PriorPaintComposite")["PriorPaintComposite"]
+    assert info["category"] == "PriorPaint/image" and info["description"]
+    assert all("tooltip" in spec[1] for spec in info["input"]["required"].values())
+    templates = server.get_json("/workflow_templates")
+    assert "priorpaint_inpaint_demo" in templates.get("PriorPaint", [])
+    assert any(e.endswith("/priorpaint.js") for e in server.get_json("/extensions"))
+
+
+def test_bad_input_fails_clearly_and_the_server_keeps_serving(server):
+    photo_with_hole(server)
+    bad = {
+        "1": {"class_type": "LoadImage", "inputs": {"image": DEMO_INPUT}},
+        "2": {"class_type": "ImageScale", "inputs": {"image": ["1", 0], "upscale_method": "nearest-exact",
+                                                     "width": 32, "height": 32, "crop": "disabled"}},
+        "3": {"class_type": "PriorPaintComposite", "inputs": {"original": ["1", 0], "inpainted": ["2", 0],
+                                                               "mask": ["1", 1], "feather": 0.0,
+                                                               "colour_match": "none"}},
+        "4": {"class_type": "PreviewImage", "inputs": {"images": ["3", 0]}},
+    }
+    try:
+        server.run(bad)
+        raise AssertionError("a 32x32 'inpainted' on a 64x48 'original' must fail")
+    except WorkflowError as e:
+        msg = json.dumps(e.details)
+        assert "input 'inpainted'" in msg and "32x32" in msg
+    out = run_demo(server)  # the next prompt still succeeds
+    assert out.shape == (48, 64, 3)
