@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: comfyui demo test test-core test-nodes test-e2e workflows demo-prior validate clean
+.PHONY: comfyui demo test test-core test-nodes test-e2e workflows readme-images demo-prior clean
 
 comfyui:            ## venv with the pinned torch stack + ComfyUI 0.3.75 in .comfyui/ (or $COMFYUI_PATH), pack linked
 	@bash tools/setup_comfyui.sh
@@ -24,6 +24,9 @@ test-e2e: comfyui
 
 workflows: comfyui  ## regenerate example_workflows/*.json from tools/make_workflows.py
 	$(PY) tools/make_workflows.py
+
+readme-images: comfyui ## regenerate the README pictures in docs/images/ by running the demo
+	$(PY) tools/demo.py --docs
 
 demo-prior: comfyui ## refit the analytic demo model's weights from shipped photos
 	$(PY) tools/fit_stationary_prior.py

@@ -56,6 +56,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--workflow", default="priorpaint_inpaint_demo.json")
     ap.add_argument("--out", default=os.path.join(ROOT, "out"))
+    ap.add_argument("--docs", action="store_true", help="also copy the grid to docs/images/ (README picture)")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     rgb, mask = demo_input()
@@ -81,6 +82,9 @@ def main():
           f"{np.abs(result.astype(int) - rgb.astype(int))[mask].mean():.1f}/255")
     print(json.dumps(paths, indent=1))
     print(f"wrote {paths['grid']} (original | masked | result)")
+    if a.docs:
+        os.makedirs(os.path.join(ROOT, "docs", "images"), exist_ok=True)
+        Image.fromarray(grid([rgb, masked, result])).save(os.path.join(ROOT, "docs", "images", "demo_grid.png"))
 
 
 if __name__ == "__main__":
