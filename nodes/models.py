@@ -1,6 +1,7 @@
 """Model loader nodes: the demo models the pack ships, as real ComfyUI MODEL + VAE."""
 from __future__ import annotations
 
+import json
 import os
 
 import torch
@@ -11,6 +12,7 @@ import comfy.utils
 
 from ..demomodel import DEMO_MODELS, WEIGHTS_DIR
 from ..demomodel.stationary import StationaryGaussianDenoiser
+from ..demomodel.unet import build_denoiser
 from .common import CATEGORY
 from .modelwrap import empty_conditioning, wrap_ve_denoiser
 
@@ -26,9 +28,14 @@ def load_demo_denoiser(name: str) -> torch.nn.Module:
     path = os.path.join(WEIGHTS_DIR, DEMO_MODELS[name][0])
     if not os.path.isfile(path):
         raise FileNotFoundError(f"PriorPaint Load Demo Model: weights for {name!r} are missing at {path}; "
-                                f"rebuild them with 'make demo-prior'")
-    sd = comfy.utils.load_torch_file(path, safe_load=True)  # safetensors only
-    return StationaryGaussianDenoiser.from_state_dict(sd)
+                                f"rebuild them with 'make demo-model' / 'make demo-prior'")
+    sd, meta = comfy.utils.load_torch_file(path, safe_load=True, return_metadata=True)  # safetensors only
+    fmt = (meta or {}).get("format")
+    if fmt == "priorpaint.demo_unet":
+        return build_denoiser(sd, json.loads(meta["config"]))
+    if fmt == "priorpaint.stationary_gaussian":
+        return StationaryGaussianDenoiser.from_state_dict(sd)
+    raise ValueError(f"PriorPaint Load Demo Model: {path} has format {fmt!r}; expected a PriorPaint demo model")
 
 
 class LoadDemoModel(io.ComfyNode):

@@ -64,6 +64,22 @@ class GaussianMixture:
         dm = self.means - m
         return (self.weights[:, None, None] * (self.covs + dm[:, :, None] * dm[:, None, :])).sum(0)
 
+    def assign(self, samples: torch.Tensor, coords: torch.Tensor | None = None) -> torch.Tensor:
+        """Most probable component of each sample ``[N, d]``, scored on ``coords`` (default: all).
+
+        Pass the unknown coordinates for a posterior (its covariance is singular on the known ones).
+        """
+        sel = torch.ones(self.dim, dtype=torch.bool) if coords is None else coords.reshape(-1).bool()
+        x = samples.to(_F).reshape(samples.shape[0], -1)[:, sel]
+        scores = []
+        for j in range(self.weights.shape[0]):
+            c = self.covs[j][sel][:, sel]
+            lam, v = _sym_eigh(c)
+            lam = lam.clamp_min(lam.max() * 1e-12 + 1e-300)
+            proj = (x - self.means[j][sel]) @ v
+            scores.append(self.weights[j].log() - 0.5 * ((proj**2 / lam).sum(1) + lam.log().sum()))
+        return torch.stack(scores, 1).argmax(1)
+
     def sample(self, n: int, generator: torch.Generator | None = None, return_components: bool = False):
         """Draw ``n`` samples ``[n, d]`` (and their component indices if asked)."""
         comp = torch.multinomial(self.weights, n, replacement=True, generator=generator)
@@ -237,15 +253,21 @@ def make_linear_gaussian(shape=(2, 4, 4), k: int = 4, scale: float = 1.0, seed: 
 
 
 def make_gaussian_mixture(shape=(2, 4, 4), components: int = 4, rank: int = 3, spread: float = 1.0,
-                          comp_scale: float = 0.35, floor: float = 0.05, seed: int = 0) -> GaussianMixturePrior:
+                          comp_scale: float = 0.35, floor: float = 0.05, seed: int = 0,
+                          shared: torch.Tensor | None = None) -> GaussianMixturePrior:
     """A random mixture of ``components`` low-rank Gaussians (rank ``rank`` plus ``floor²·I``).
 
     Means are drawn with per-coordinate std ``spread`` so components are well separated in d
-    dimensions; each component's low-rank factor has singular values ``comp_scale``.
+    dimensions; each component's low-rank factor has singular values ``comp_scale``. ``shared`` (a
+    boolean mask over the d coordinates) makes every component's mean equal there, so observing
+    only those coordinates leaves the posterior multimodal (the bench's hard case).
     """
     g = torch.Generator().manual_seed(seed)
     d = math.prod(shape)
     means = spread * torch.randn(components, d, dtype=_F, generator=g)
+    if shared is not None:
+        sh = shared.reshape(-1).bool()
+        means[:, sh] = means[:1, sh]
     covs = []
     for _ in range(components):
         u = comp_scale * _orthonormal(d, rank, g) * math.sqrt(d / rank) ** 0.5

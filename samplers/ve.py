@@ -1,0 +1,35 @@
+"""Variance-exploding (VE) building blocks shared by the samplers.
+
+Every sampler in this package works in VE coordinates ``x = x0 + σ ε`` (k-diffusion / EDM). The
+ComfyUI glue converts other parameterisations exactly (rectified flow: ``x_VE = x / (1 − s)``,
+``σ_VE = s / (1 − s)``), so one implementation serves EPS, V-prediction and flow models.
+"""
+from __future__ import annotations
+
+import torch
+
+
+def ancestral_step(x: torch.Tensor, x0: torch.Tensor, sigma: float, sigma_next: float, noise: torch.Tensor | None,
+                   eta: float = 1.0) -> torch.Tensor:
+    """DDPM-equivalent reverse step σ → σ' (k-diffusion ``get_ancestral_step``; η = 1 is DDPM, η = 0 DDIM).
+
+    ``σ_up = min(σ', η·sqrt(σ'²(σ² − σ'²)/σ²))``, ``σ_down = sqrt(σ'² − σ_up²)``,
+    ``x' = x̂0 + (σ_down/σ)(x − x̂0) + σ_up·z``.
+    """
+    if sigma_next <= 0:
+        return x0
+    up = min(sigma_next, eta * (sigma_next**2 * (sigma**2 - sigma_next**2) / sigma**2) ** 0.5)
+    down = (sigma_next**2 - up**2) ** 0.5
+    out = x0 + (down / sigma) * (x - x0)
+    if up > 0:
+        if noise is None:
+            raise ValueError("an ancestral step with eta > 0 needs noise")
+        out = out + up * noise
+    return out
+
+
+def forward_jump(x: torch.Tensor, sigma_from: float, sigma_to: float, noise: torch.Tensor) -> torch.Tensor:
+    """Forward (re-noising) kernel ``q(x_{σ_to} | x_{σ_from})``: ``x + sqrt(σ_to² − σ_from²)·ε``."""
+    if sigma_to < sigma_from:
+        raise ValueError(f"a forward jump must increase sigma ({sigma_from} -> {sigma_to})")
+    return x + (sigma_to**2 - sigma_from**2) ** 0.5 * noise

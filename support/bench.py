@@ -1,0 +1,190 @@
+"""The bench's measuring instrument: NFE counting by the harness, wall time, peak memory, methods.
+
+* :class:`Counted` clones a MODEL and counts every model evaluation with an ``APPLY_MODEL`` wrapper
+  (cond and uncond rows separately, from ComfyUI's own ``transformer_options["cond_or_uncond"]``),
+  never trusting what a method says about its cost.
+* :class:`PeakMemory` samples resident memory on CPU (or reads the CUDA allocator peak) during a run.
+* :class:`Method` is one inpainting method with its settings; :func:`registered_methods` lists every
+  method the bench knows, so technique issues add theirs in one place.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import psutil
+import torch
+
+import comfy.patcher_extension
+import comfy.sample
+import comfy.samplers
+
+from ..nodes.sampling import make_ksampler
+from ..samplers.dps import sample_dps
+from ..samplers.repaint import count_evaluations, sample_repaint
+
+NFE_KEY = "priorpaint_bench_nfe"
+
+
+class Counted:
+    """A clone of ``model`` whose model evaluations are counted per image (cond / uncond)."""
+
+    def __init__(self, model):
+        self.model = model.clone()
+        self.reset()
+        self.model.add_wrapper_with_key(comfy.patcher_extension.WrappersMP.APPLY_MODEL, NFE_KEY, self._wrap)
+
+    def reset(self):
+        self.cond_rows = 0
+        self.uncond_rows = 0
+        self.calls = 0
+
+    def _wrap(self, executor, x, t, c_concat=None, c_crossattn=None, control=None, transformer_options={}, **kw):
+        cou = transformer_options.get("cond_or_uncond") or [0]
+        rows = x.shape[0] // max(len(cou), 1)
+        self.cond_rows += rows * sum(1 for c in cou if c == 0)
+        self.uncond_rows += rows * sum(1 for c in cou if c != 0)
+        self.calls += 1
+        return executor(x, t, c_concat, c_crossattn, control, transformer_options, **kw)
+
+    def nfe(self, batch: int) -> tuple[float, float]:
+        """(cond, uncond) evaluations per image for a run over ``batch`` images."""
+        return self.cond_rows / batch, self.uncond_rows / batch
+
+
+class PeakMemory:
+    """Peak memory above the starting level during a ``with`` block, in MiB (RSS on CPU)."""
+
+    def __init__(self, device: torch.device | str = "cpu", interval: float = 0.002):
+        self.cuda = torch.device(device).type == "cuda"
+        self.interval = interval
+        self.peak_mb = 0.0
+
+    def __enter__(self):
+        if self.cuda:
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+            self.base = torch.cuda.memory_allocated()
+            return self
+        self.proc = psutil.Process(os.getpid())
+        self.base = self.proc.memory_info().rss
+        self.peak = self.base
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+        self._thread.start()
+        return self
+
+    def _poll(self):
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.proc.memory_info().rss)
+            time.sleep(self.interval)
+
+    def __exit__(self, *exc):
+        if self.cuda:
+            torch.cuda.synchronize()
+            self.peak_mb = (torch.cuda.max_memory_allocated() - self.base) / 2**20
+        else:
+            self._stop.set()
+            self._thread.join()
+            self.peak = max(self.peak, self.proc.memory_info().rss)
+            self.peak_mb = (self.peak - self.base) / 2**20
+
+
+@dataclass
+class Task:
+    """One inpainting problem: the clean latent batch (copies of one input), its hole mask, conds."""
+
+    latent: torch.Tensor  # [N, C, H, W], sampler space before process_latent_in (what a LATENT holds)
+    mask: torch.Tensor  # [1, 1, H, W], 1 = hole
+    positive: list
+    negative: list
+    seed: int = 0
+
+
+@dataclass
+class Method:
+    """An inpainting method at one setting: ``run(model, task) -> samples [N, C, H, W]``."""
+
+    name: str
+    settings: str
+    steps: int  # the schedule length it is compared with (core euler at equal steps)
+    run: Callable
+    family: str = "baseline"
+    extra: dict = field(default_factory=dict)
+
+
+def _sample_custom(model, task: Task, sampler, sigmas):
+    noise = comfy.sample.prepare_noise(task.latent, task.seed)
+    return comfy.sample.sample_custom(model, noise, 1.0, sampler, sigmas, task.positive, task.negative, task.latent,
+                                      noise_mask=task.mask, disable_pbar=True, seed=task.seed)
+
+
+def core_replace(sampler_name: str, steps: int, scheduler: str = "karras") -> Method:
+    """ComfyUI core inpainting: KSampler with a noise mask (the known region replaced every step)."""
+
+    def run(model, task: Task):
+        noise = comfy.sample.prepare_noise(task.latent, task.seed)
+        return comfy.sample.sample(model, noise, steps, 1.0, sampler_name, scheduler, task.positive, task.negative,
+                                   task.latent, noise_mask=task.mask, disable_pbar=True, seed=task.seed)
+
+    return Method(f"core replace {sampler_name}", f"{steps} steps, {scheduler}", steps, run)
+
+
+def _repaint_core(view, x, sigmas, callback, jump_length=10, resamples=10, eta=1.0):
+    return sample_repaint(view.denoise, x, sigmas, view.y, view.mask, view.noise, jump_length, resamples, eta, callback)
+
+
+def _dps_core(view, x, sigmas, callback, scale=1.0, eta=1.0):
+    return sample_dps(view.denoise_grad, x, sigmas, view.y, view.mask, view.noise, scale, eta, callback)
+
+
+def repaint(levels: int, jump_length: int, resamples: int, scheduler: str = "karras") -> Method:
+    """Plain RePaint (fresh-noise jumps), the baseline of the RePaint+ issue."""
+    sampler = make_ksampler(_repaint_core, "repaint", jump_length=jump_length, resamples=resamples)
+
+    def run(model, task: Task):
+        sigmas = comfy.samplers.calculate_sigmas(model.get_model_object("model_sampling"), scheduler, levels)
+        return _sample_custom(model, task, sampler, sigmas)
+
+    nfe = count_evaluations(levels, jump_length, resamples)
+    return Method("RePaint", f"{levels} levels, j={jump_length}, r={resamples}", nfe, run, extra={"nfe": nfe})
+
+
+def dps(steps: int, scale: float, scheduler: str = "karras") -> Method:
+    """DPS (gradient through the denoiser at every step)."""
+    sampler = make_ksampler(_dps_core, "dps", scale=scale)
+
+    def run(model, task: Task):
+        sigmas = comfy.samplers.calculate_sigmas(model.get_model_object("model_sampling"), scheduler, steps)
+        return _sample_custom(model, task, sampler, sigmas)
+
+    return Method("DPS", f"{steps} steps, ζ={scale}", steps, run)
+
+
+def registered_methods(profile: str, kind: str) -> list[Method]:
+    """Every method the bench runs. ``kind``: "exact" (exact priors) or "image" (demo model)."""
+    steps = (10, 20) if profile == "quick" else (10, 20, 50)
+    out = []
+    for s in steps:
+        out += [core_replace("euler", s), core_replace("dpmpp_2m", s)]
+    if profile == "quick":
+        out += [repaint(10, 2, 3)]
+    else:
+        out += [repaint(10, 2, 3), repaint(20, 5, 5), repaint(50, 5, 5)]
+    out += [dps(20 if profile == "quick" else 50, 1.0 if kind == "exact" else 0.5)]
+    return out
+
+
+def run_method(method: Method, counted: Counted, task: Task) -> tuple[torch.Tensor, dict]:
+    """Run one method once; returns samples and a record (NFE per image, wall seconds, peak MiB)."""
+    counted.reset()
+    with PeakMemory(task.latent.device) as mem:
+        t0 = time.perf_counter()
+        out = method.run(counted.model, task)
+        wall = time.perf_counter() - t0
+    cond, uncond = counted.nfe(task.latent.shape[0])
+    return out, {"method": method.name, "settings": method.settings, "nfe_cond": cond, "nfe_uncond": uncond,
+                 "wall_s": wall, "peak_mb": mem.peak_mb, "steps": method.steps, "family": method.family}
