@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: comfyui demo test test-core test-nodes test-e2e workflows readme-images demo-prior clean
+.PHONY: comfyui demo test test-core test-nodes test-e2e workflows readme-images demo-model bench bench-quick demo-prior clean
 
 comfyui:            ## venv with the pinned torch stack + ComfyUI 0.3.75 in .comfyui/ (or $COMFYUI_PATH), pack linked
 	@bash tools/setup_comfyui.sh
@@ -27,6 +27,16 @@ workflows: comfyui  ## regenerate example_workflows/*.json from tools/make_workf
 
 readme-images: comfyui ## regenerate the README pictures in docs/images/ by running the demo
 	$(PY) tools/demo.py --docs
+
+demo-model: comfyui ## retrain the demo UNet (about 20 min on 2 cores) and rewrite docs/demo-model.md
+	$(PY) tools/train_demo_model.py
+	$(PY) tools/demo_model_report.py
+
+bench: comfyui      ## full bench: exact priors + demo model, writes docs/benchmarks.md (+ .json, images/benchmarks.png)
+	$(PY) tools/bench.py --profile full
+
+bench-quick: comfyui ## quick profile with sanity assertions (CI smoke test), writes out/bench-quick/
+	$(PY) tools/bench.py --profile quick --check
 
 demo-prior: comfyui ## refit the analytic demo model's weights from shipped photos
 	$(PY) tools/fit_stationary_prior.py
