@@ -3,8 +3,9 @@ from comfy_api.latest import ComfyExtension, io
 
 from .image import Composite
 from .models import LoadDemoModel
+from .repaint import RePaintPlusSampler
 
-NODES: list[type[io.ComfyNode]] = [LoadDemoModel, Composite]
+NODES: list[type[io.ComfyNode]] = [LoadDemoModel, Composite, RePaintPlusSampler]
 
 
 class PriorPaintExtension(ComfyExtension):

@@ -61,6 +61,8 @@ class VEView:
         self.generator = torch.Generator(device=x.device).manual_seed(seed + 0x5EED)
         self.shape, self.dtype, self.device = x.shape, x.dtype, x.device
         self.evaluations = 0
+        self.expected = None  # total evaluations, when progress should count every model call
+        self._progress = None
 
     # -- coordinates -------------------------------------------------------------------------
     def sampler_sigma(self, s) -> float:
@@ -97,8 +99,9 @@ class VEView:
         """``D(x_VE, σ_VE)``: the x0 prediction (clean space is the same in every parameterisation)."""
         comfy.model_management.throw_exception_if_processing_interrupted()
         s = self.from_ve_sigma(s_ve)
-        self.evaluations += 1
-        return self.model(self.from_ve(x_ve, s_ve), s * self.s_in, **self.extra)
+        x0 = self.model(self.from_ve(x_ve, s_ve), s * self.s_in, **self.extra)
+        self._count(x_ve, x0, s_ve)
+        return x0
 
     def denoise_grad(self, x_ve: torch.Tensor, s_ve: float, loss_fn: Callable[[torch.Tensor], torch.Tensor]):
         """``(D(x), ∇_x loss_fn(D(x)))`` with autograd re-enabled inside ComfyUI's inference mode."""
@@ -113,35 +116,57 @@ class VEView:
             x0 = self.model(self.from_ve(xv, s_ve), s * self.s_in.clone(), **extra)
             loss = loss_fn(x0.float())
             (grad,) = torch.autograd.grad(loss, xv)
+        x0, grad = x0.detach().clone(), grad.detach().clone()
+        self._count(x_ve, x0, s_ve)
+        return x0, grad
+
+    def _count(self, x_ve, x0, s_ve) -> None:
         self.evaluations += 1
-        return x0.detach().clone(), grad.detach().clone()
+        if self._progress is not None:
+            self._progress({"x": x_ve, "denoised": x0, "sigma": s_ve})
 
     def noise(self) -> torch.Tensor:
         return torch.randn(self.shape, generator=self.generator, dtype=torch.float32,
                            device=self.device).to(self.dtype)
 
-    def callback(self, callback, steps: int) -> Callable[[dict], None] | None:
-        """Map core progress dicts (VE) onto ComfyUI's sampler callback (previews, progress, x0 output)."""
+    def callback(self, callback, expected: int | None = None) -> Callable[[dict], None] | None:
+        """Map core progress (VE) onto ComfyUI's sampler callback (previews, progress bar, x0 output).
+
+        With ``expected`` (the method's total model evaluations) the bar advances on every model call,
+        in proportion to the real cost (ComfyUI's bar is scaled to the schedule length); the core's
+        own per-level callbacks are then not needed and ``None`` is returned for them.
+        """
         if callback is None:
             return None
         last = len(self.sigmas) - 2
 
-        def cb(d: dict):
+        def emit(d: dict, i: int):
             s = d["sigma"]
-            callback({"x": self.from_ve(d["x"], s), "i": min(max(int(d["i"]), 0), last), "sigma": self.from_ve_sigma(s),
+            callback({"x": self.from_ve(d["x"], s), "i": min(max(i, 0), last), "sigma": self.from_ve_sigma(s),
                       "sigma_hat": self.from_ve_sigma(s), "denoised": d["denoised"]})
 
-        return cb
+        if expected:
+            self.expected = expected
+            steps = last + 1
+            self._progress = lambda d: emit(d, -(-self.evaluations * steps // expected) - 1)
+            return None
+        return lambda d: emit(d, int(d["i"]))
 
 
-def make_ksampler(core: Callable, name: str, **options) -> comfy.samplers.KSAMPLER:
-    """A ComfyUI SAMPLER running a VE core sampler ``core(view, x_ve, sigmas_ve, callback, **options)``."""
+def make_ksampler(core: Callable, name: str, expected: Callable[..., int] | None = None,
+                  **options) -> comfy.samplers.KSAMPLER:
+    """A ComfyUI SAMPLER running a VE core sampler ``core(view, x_ve, sigmas_ve, callback, **options)``.
+
+    ``expected(levels, **options)`` gives the method's model evaluations for a schedule of ``levels``
+    steps; with it the progress bar counts every evaluation.
+    """
 
     @torch.no_grad()
     def sample(model, x, sigmas, extra_args=None, callback=None, disable=None, **opts):
         view = VEView(model, x, sigmas, extra_args)
         x_ve = view.to_ve(x, sigmas[0])
-        out_ve = core(view, x_ve, view.ve_sigmas(), view.callback(callback, len(sigmas) - 1), **opts)
+        total = expected(len(sigmas) - 1, **opts) if expected is not None else None
+        out_ve = core(view, x_ve, view.ve_sigmas(), view.callback(callback, total), **opts)
         return view.from_ve(out_ve, view.to_ve_sigma(sigmas[-1]))
 
     sample.__name__ = f"sample_priorpaint_{name}"
