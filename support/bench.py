@@ -102,6 +102,7 @@ class Task:
     positive: list
     negative: list
     seed: int = 0
+    scheduler: str = "karras"  # the schedule every method uses on this problem (flow models: "simple")
 
 
 @dataclass
@@ -122,15 +123,15 @@ def _sample_custom(model, task: Task, sampler, sigmas):
                                       noise_mask=task.mask, disable_pbar=True, seed=task.seed)
 
 
-def core_replace(sampler_name: str, steps: int, scheduler: str = "karras") -> Method:
+def core_replace(sampler_name: str, steps: int) -> Method:
     """ComfyUI core inpainting: KSampler with a noise mask (the known region replaced every step)."""
 
     def run(model, task: Task):
         noise = comfy.sample.prepare_noise(task.latent, task.seed)
-        return comfy.sample.sample(model, noise, steps, 1.0, sampler_name, scheduler, task.positive, task.negative,
+        return comfy.sample.sample(model, noise, steps, 1.0, sampler_name, task.scheduler, task.positive, task.negative,
                                    task.latent, noise_mask=task.mask, disable_pbar=True, seed=task.seed)
 
-    return Method(f"core replace {sampler_name}", f"{steps} steps, {scheduler}", steps, run)
+    return Method(f"core replace {sampler_name}", f"{steps} steps", steps, run)
 
 
 def _repaint_core(view, x, sigmas, callback, jump_length=10, resamples=10, eta=1.0):
@@ -141,40 +142,72 @@ def _dps_core(view, x, sigmas, callback, scale=1.0, eta=1.0):
     return sample_dps(view.denoise_grad, x, sigmas, view.y, view.mask, view.noise, scale, eta, callback)
 
 
-def repaint(levels: int, jump_length: int, resamples: int, scheduler: str = "karras") -> Method:
+def repaint(levels: int, jump_length: int, resamples: int) -> Method:
     """Plain RePaint (fresh-noise jumps), the baseline of the RePaint+ issue."""
     sampler = make_ksampler(_repaint_core, "repaint", jump_length=jump_length, resamples=resamples)
 
     def run(model, task: Task):
-        sigmas = comfy.samplers.calculate_sigmas(model.get_model_object("model_sampling"), scheduler, levels)
+        sigmas = comfy.samplers.calculate_sigmas(model.get_model_object("model_sampling"), task.scheduler, levels)
         return _sample_custom(model, task, sampler, sigmas)
 
     nfe = count_evaluations(levels, jump_length, resamples)
     return Method("RePaint", f"{levels} levels, j={jump_length}, r={resamples}", nfe, run, extra={"nfe": nfe})
 
 
-def dps(steps: int, scale: float, scheduler: str = "karras") -> Method:
+def dps(steps: int, scale: float) -> Method:
     """DPS (gradient through the denoiser at every step)."""
     sampler = make_ksampler(_dps_core, "dps", scale=scale)
 
     def run(model, task: Task):
-        sigmas = comfy.samplers.calculate_sigmas(model.get_model_object("model_sampling"), scheduler, steps)
+        sigmas = comfy.samplers.calculate_sigmas(model.get_model_object("model_sampling"), task.scheduler, steps)
         return _sample_custom(model, task, sampler, sigmas)
 
     return Method("DPS", f"{steps} steps, ζ={scale}", steps, run)
 
 
+def repaint_plus(levels: int, variant: str = "B", jump_length: int = 1, resamples: int = 1,
+                 kappa_mode: str = "capped", kappa_cap: float = 4.0, sigma_data: float = 1.0, window=(0.0, 1.0),
+                 base: str | None = None) -> Method:
+    """RePaint+ through the node's own SAMPLER (nodes/repaint.py)."""
+    from ..nodes.repaint import repaint_sampler
+    from ..samplers.repaint_plus import count_evaluations as rpp_count
+
+    base_obj = comfy.samplers.sampler_object(base) if base else None
+    sampler = repaint_sampler(base_obj, mode=f"repaint_plus_{variant.lower()}", jump_length=jump_length,
+                              resamples=resamples, kappa_mode=kappa_mode, kappa_cap=kappa_cap, sigma_data=sigma_data,
+                              window=window)
+
+    def run(model, task: Task):
+        sigmas = comfy.samplers.calculate_sigmas(model.get_model_object("model_sampling"), task.scheduler, levels)
+        return _sample_custom(model, task, sampler, sigmas)
+
+    nfe = rpp_count(levels, jump_length, resamples, window)
+    kap = f"κ={kappa_mode}" + (f"≤{kappa_cap:g}" if kappa_mode == "capped" else "")
+    settings = f"{variant}, {levels} levels, j={jump_length}, r={resamples}, {kap}" + (f", base {base}" if base else "")
+    return Method("RePaint+", settings, nfe, run, family="repaint_plus", extra={"nfe": nfe})
+
+
 def registered_methods(profile: str, kind: str) -> list[Method]:
     """Every method the bench runs. ``kind``: "exact" (exact priors) or "image" (demo model)."""
-    steps = (10, 20) if profile == "quick" else (10, 20, 50)
+    quick = profile == "quick"
+    steps = (10, 20) if quick else (10, 20, 50)
     out = []
     for s in steps:
         out += [core_replace("euler", s), core_replace("dpmpp_2m", s)]
-    if profile == "quick":
-        out += [repaint(10, 2, 3)]
+    sd = 1.0 if kind == "exact" else 0.5  # data std: the exact priors ~1, pixel images in [-1, 1] ~0.5
+    if kind == "exact":
+        out += [repaint(10, 2, 3)] if quick else [repaint(10, 2, 3), repaint(20, 5, 5), repaint(50, 10, 10)]
+        out += [repaint_plus(10, "B", 1, 1, sigma_data=sd), repaint_plus(10, "B", 1, 2, "theory", sigma_data=sd)]
+        if not quick:
+            out += [repaint_plus(10, "A", 1, 2, "theory", sigma_data=sd), repaint_plus(20, "B", 1, 1, sigma_data=sd),
+                    repaint_plus(20, "B", 1, 2, "theory", sigma_data=sd)]
     else:
-        out += [repaint(10, 2, 3), repaint(20, 5, 5), repaint(50, 5, 5)]
-    out += [dps(20 if profile == "quick" else 50, 1.0 if kind == "exact" else 0.5)]
+        out += [repaint(10, 2, 3)] if quick else [repaint(10, 2, 3), repaint(20, 5, 5)]
+        out += [repaint_plus(10, "B", 1, 1, sigma_data=sd)]
+        if not quick:
+            out += [repaint_plus(20, "B", 1, 1, sigma_data=sd), repaint_plus(20, "B", 2, 2, sigma_data=sd),
+                    repaint_plus(20, "B", 1, 1, "1", sigma_data=sd)]
+    out += [dps(20 if quick else 50, 1.0 if kind == "exact" else 0.5)]
     return out
 
 

@@ -53,8 +53,11 @@ class ComfyServer:
     """A ComfyUI server process owned by the caller (stopped by the PID it started)."""
 
     def __init__(self, workdir: str, port: int | None = None, extra_args: tuple[str, ...] = (),
-                 log_name: str = "comfyui.log"):
+                 log_name: str = "comfyui.log", extra_packs: dict[str, str] | None = None):
+        """``extra_packs``: {folder name: path} of further custom-node packs to load (tests only); they are
+        linked into ``workdir/custom_nodes`` and found through an extra-model-paths file, never into ComfyUI."""
         self.workdir = os.path.abspath(workdir)
+        self.extra_packs = dict(extra_packs or {})
         self.port = port or free_port()
         self.extra_args = tuple(extra_args)
         self.proc: subprocess.Popen | None = None
@@ -88,6 +91,21 @@ class ComfyServer:
                "--temp-directory", os.path.join(self.workdir, "temp"),
                "--user-directory", os.path.join(self.workdir, "user"),
                "--database-url", "sqlite:///:memory:", *self.extra_args]
+        whitelist = [PACK_LINK_NAME]
+        if self.extra_packs:
+            nodes_dir = os.path.join(self.workdir, "custom_nodes")
+            os.makedirs(nodes_dir, exist_ok=True)
+            for name, path in self.extra_packs.items():
+                dst = os.path.join(nodes_dir, name)
+                if not os.path.exists(dst):
+                    os.symlink(os.path.abspath(path), dst)
+                whitelist.append(name)
+            cfg = os.path.join(self.workdir, "extra_model_paths.yaml")
+            with open(cfg, "w") as f:
+                f.write(f"priorpaint_tests:\n  base_path: {self.workdir}\n  custom_nodes: custom_nodes\n")
+            cmd += ["--extra-model-paths-config", cfg]
+        i = cmd.index("--whitelist-custom-nodes")
+        cmd[i + 1:i + 2] = whitelist
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self._log = open(self.log_path, "w")
         self.proc = subprocess.Popen(cmd, cwd=cdir, stdout=self._log, stderr=subprocess.STDOUT, env=env,
