@@ -22,8 +22,8 @@ test-nodes: comfyui
 test-e2e: comfyui
 	$(PY) -m pytest -q tests/e2e
 
-workflows: comfyui  ## regenerate example_workflows/*.json from tools/make_workflows.py
-	$(PY) tools/make_workflows.py
+workflows: comfyui  ## regenerate example_workflows/*.json (+ .jpg thumbnails made by running them)
+	$(PY) tools/make_workflows.py --thumbnails
 
 readme-images: comfyui ## regenerate the README pictures in docs/images/ by running the demo
 	$(PY) tools/demo.py --docs

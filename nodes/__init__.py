@@ -2,10 +2,12 @@
 from comfy_api.latest import ComfyExtension, io
 
 from .image import Composite
+from .isdiff import DCECheck, GMMSeed, HarmonizedSampler
 from .models import LoadDemoModel
 from .repaint import RePaintPlusSampler
 
-NODES: list[type[io.ComfyNode]] = [LoadDemoModel, Composite, RePaintPlusSampler]
+NODES: list[type[io.ComfyNode]] = [LoadDemoModel, Composite, RePaintPlusSampler, GMMSeed, DCECheck,
+                                   HarmonizedSampler]
 
 
 class PriorPaintExtension(ComfyExtension):

@@ -6,8 +6,8 @@ broadcastable); "known" is ``1 − mask``. Sample sets are ``[N, d]``.
 Exact priors
     :func:`tv_distance`, :func:`sliced_wasserstein2`, :func:`mean_error`, :func:`known_max_deviation`
 Images
-    :func:`masked_psnr`, :func:`masked_ssim`, :func:`harmony_kl` (the DCE/KL of known vs unknown
-    colour histograms, IS-Diff eq. 6 read as a histogram cross-entropy), :func:`seam_score`,
+    :func:`masked_psnr`, :func:`masked_ssim`, :func:`harmony_kl` (the KL form of IS-Diff's DCE between
+    known and unknown colour histograms, ``samplers/dce.py``), :func:`seam_score`,
     :func:`diversity`
 """
 from __future__ import annotations
@@ -95,36 +95,15 @@ def masked_ssim(x: torch.Tensor, gt: torch.Tensor, mask: torch.Tensor) -> torch.
     return (s * m).sum((1, 2, 3)) / m.sum((1, 2, 3)).clamp_min(1e-12)
 
 
-def _soft_histogram(v: torch.Tensor, w: torch.Tensor, bins: int) -> torch.Tensor:
-    """Weighted histogram of values in [0, 1] with linear (soft) binning: ``[bins]``."""
-    pos = v.clamp(0, 1) * (bins - 1)
-    lo = pos.floor().long().clamp(0, bins - 1)
-    hi = (lo + 1).clamp(max=bins - 1)
-    frac = pos - lo
-    h = torch.zeros(bins, dtype=torch.float64, device=v.device)
-    h.index_add_(0, lo.reshape(-1), (w * (1 - frac)).reshape(-1).double())
-    h.index_add_(0, hi.reshape(-1), (w * frac).reshape(-1).double())
-    return h
+def harmony_kl(x: torch.Tensor, mask: torch.Tensor, bins: int = 64) -> torch.Tensor:
+    """IS-Diff's DCE read as ``KL(h_known ‖ h_unknown)`` of per-channel value histograms: ``[B]``.
 
-
-def harmony_kl(x: torch.Tensor, mask: torch.Tensor, bins: int = 32, eps: float = 1e-4) -> torch.Tensor:
-    """KL(unknown ‖ known) of per-channel value histograms, averaged over channels: ``[B]``.
-
-    Lower is more harmonious: the hole's colour distribution matches its surroundings. (IS-Diff's DCE
-    is the cross-entropy ``H(p_u, p_k) = H(p_u) + KL(p_u ‖ p_k)``; KL removes the image's own entropy so
-    one threshold works across images.) Soft masks weight pixels.
+    The same measure the DCE Check node reports (``samplers/dce.py``), so bench numbers and node
+    read-outs are comparable. Lower is more harmonious; images in [0, 1].
     """
-    out = []
-    for b in range(x.shape[0]):
-        m = mask[min(b, mask.shape[0] - 1)].expand_as(x[b])
-        kl = 0.0
-        for c in range(x.shape[1]):
-            pu = _soft_histogram(x[b, c], m[c], bins) + eps
-            pk = _soft_histogram(x[b, c], 1 - m[c], bins) + eps
-            pu, pk = pu / pu.sum(), pk / pk.sum()
-            kl += float((pu * (pu / pk).log()).sum())
-        out.append(kl / x.shape[1])
-    return torch.tensor(out, dtype=torch.float64)
+    from .dce import dce
+
+    return dce(x, mask, bins=bins)["kl"].double()
 
 
 def _grad_mag(x: torch.Tensor) -> torch.Tensor:

@@ -34,6 +34,23 @@ WORKFLOWS = {
          {"original": (1, 0), "inpainted": (6, 0), "mask": (1, 1)}),
         (8, "SaveImage", {"filename_prefix": "priorpaint_demo"}, {"images": (7, 0)}),
     ],
+    # RePaint+: a SAMPLER wrapping KSamplerSelect's euler, run by SamplerCustom on a noise-masked latent.
+    "repaint_plus": [
+        (1, "LoadImage", {"image": DEMO_INPUT}, {}),
+        (2, "PriorPaintLoadDemoModel", {"model_name": "priorpaint-unet", "prediction": "eps"}, {}),
+        (3, "VAEEncode", {}, {"pixels": (1, 0), "vae": (2, 1)}),
+        (4, "SetLatentNoiseMask", {}, {"samples": (3, 0), "mask": (1, 1)}),
+        (5, "KSamplerSelect", {"sampler_name": "euler"}, {}),
+        (6, "PriorPaintRePaintPlusSampler", {"mode": "repaint_plus_b", "jump_length": 1, "resamples": 1,
+                                             "kappa_mode": "capped", "kappa_cap": 4.0, "sigma_data": 0.5},
+         {"sampler": (5, 0)}),
+        (7, "BasicScheduler", {"scheduler": "karras", "steps": 20, "denoise": 1.0}, {"model": (2, 0)}),
+        (8, "SamplerCustom", {"add_noise": True, "noise_seed": 7, "cfg": 1.0},
+         {"model": (2, 0), "positive": (2, 2), "negative": (2, 2), "sampler": (6, 0), "sigmas": (7, 0),
+          "latent_image": (4, 0)}),
+        (9, "VAEDecode", {}, {"samples": (8, 0), "vae": (2, 1)}),
+        (10, "SaveImage", {"filename_prefix": "priorpaint_repaint_plus"}, {"images": (9, 0)}),
+    ],
 }
 
 
@@ -98,15 +115,42 @@ def build_ui(spec, object_info: dict) -> dict:
             "groups": [], "config": {}, "extra": {"ds": {"scale": 0.8, "offset": [0, 0]}}, "version": 0.4}
 
 
+def thumbnail(server, ui: dict, object_info: dict, path: str) -> None:
+    """Run the workflow on the demo input and save its first output image as a 256-px JPEG thumbnail."""
+    import io
+
+    from comfy_client import ui_to_api
+    from demo import demo_input, save_rgba
+    from PIL import Image
+
+    rgb, mask = demo_input()
+    save_rgba(rgb, mask, os.path.join(server.input_dir, DEMO_INPUT))
+    prompt = ui_to_api(ui, object_info)
+    entry = server.run(prompt)
+    save = next(k for k, v in prompt.items() if v["class_type"] == "SaveImage")
+    im = Image.open(io.BytesIO(server.output_images(entry, save)[0])).convert("RGB")
+    im.thumbnail((256, 256))
+    im.save(path, quality=90)
+
+
 def main():
+    import argparse
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--thumbnails", action="store_true", help="also run each workflow and write <name>.jpg")
+    a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp, ComfyServer(tmp) as server:
         object_info = server.get_json("/object_info")
         for name, spec in WORKFLOWS.items():
             path = os.path.join(ROOT, "example_workflows", name + ".json")
+            ui = build_ui(spec, object_info)
             with open(path, "w") as f:
-                json.dump(build_ui(spec, object_info), f, indent=1)
+                json.dump(ui, f, indent=1)
                 f.write("\n")
             print("wrote", path)
+            if a.thumbnails:
+                thumbnail(server, ui, object_info, os.path.splitext(path)[0] + ".jpg")
+                print("wrote", os.path.splitext(path)[0] + ".jpg")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,279 @@
+"""IS-Diff nodes: GMM Seed (LATENT), DCE Check (IMAGE + MASK), Harmonized Sampler (SAMPLER)."""
+from __future__ import annotations
+
+import torch
+from comfy_api.latest import io, ui
+
+import comfy.model_management
+import comfy.samplers
+
+from ..samplers import dce as dce_core
+from ..samplers import gmm_seed as seed_core
+from ..samplers import harmonized as dsr
+from ..samplers.masks import InputError, bchw_to_image, check_finite, image_to_bchw, mask_for
+from .common import CATEGORY, node_error, send_ui_message
+
+
+# ---------------------------------------------------------------------------------------------
+# GMM Seed
+# ---------------------------------------------------------------------------------------------
+def latent_hole(latent: dict, mask: torch.Tensor | None, node: str) -> torch.Tensor:
+    """The hole mask at latent resolution ``[B|1, 1, h, w]`` from MASK or the LATENT's noise_mask."""
+    samples = latent["samples"]
+    try:
+        if mask is not None:
+            return mask_for(mask, samples, "mask")
+        if latent.get("noise_mask") is not None:
+            return mask_for(latent["noise_mask"].reshape(-1, *latent["noise_mask"].shape[-2:]), samples, "samples.noise_mask")
+    except InputError as e:
+        raise node_error(node, e) from None
+    raise node_error(node, InputError("mask", "is missing and the LATENT has no noise_mask",
+                                      "a MASK (1 = inpaint) or a LATENT from SetLatentNoiseMask"))
+
+
+class GMMSeed(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="PriorPaintGMMSeed",
+            display_name="GMM Seed",
+            category=f"{CATEGORY}/seed",
+            description=(
+                "IS-Diff's primary seed (Lyu et al. 2025): fits a Gaussian mixture to the known latent vectors (the "
+                "mask taken to latent resolution) and fills the hole with per-position draws, so sampling starts from "
+                "colours that agree with the surroundings instead of from plain noise. Outputs a LATENT with the noise "
+                "mask set: use it with KSampler at denoise < 1 (which noises it to the start sigma, eq. 7) or with "
+                "SamplerCustom and a split schedule. For pixel models the latent is the image itself."),
+            inputs=[
+                io.Latent.Input("samples", tooltip="The encoded image (VAEEncode), optionally with a noise mask."),
+                io.Int.Input("components", default=5, min=1, max=32, tooltip="Mixture components K."),
+                io.Int.Input("seed", default=0, min=0, max=2**63 - 1, control_after_generate=True,
+                             tooltip="Seed for the subsample and the draws (deterministic per seed)."),
+                io.Int.Input("max_points", default=20000, min=100, max=10_000_000,
+                             tooltip="At most this many known positions are used to fit the mixture."),
+                io.Float.Input("noise_blend", default=0.0, min=0.0, max=1.0, step=0.05,
+                               tooltip="Mix the draws with standard normal noise: 0 = pure GMM seed, 1 = plain noise."),
+                io.Mask.Input("mask", optional=True,
+                              tooltip="1 = inpaint. Resized bilinearly to latent size. Optional if the LATENT has a "
+                                      "noise mask."),
+            ],
+            outputs=[io.Latent.Output("LATENT", tooltip="Seeded latent with noise_mask set.")],
+        )
+
+    @classmethod
+    def execute(cls, samples, components, seed, max_points, noise_blend, mask=None) -> io.NodeOutput:
+        x = samples["samples"]
+        if x.ndim != 4:
+            raise node_error("GMM Seed", InputError("samples", f"has shape {tuple(x.shape)}", "an image LATENT [B, C, H, W]"))
+        try:
+            check_finite(x, "samples")
+        except InputError as e:
+            raise node_error("GMM Seed", e) from None
+        hole = latent_hole(samples, mask, "GMM Seed")
+        if bool((hole >= 0.5).all()):
+            raise node_error("GMM Seed", InputError("mask", "covers the whole image", "some known pixels (mask < 0.5)"))
+        if not bool((hole > 0).any()):
+            raise node_error("GMM Seed", InputError("mask", "is empty", "a region to inpaint (mask > 0)"))
+        filled, _ = seed_core.gmm_seed(x, hole, components, max_points, seed, noise_blend)
+        out = dict(samples)
+        out["samples"] = filled
+        out["noise_mask"] = hole.expand(x.shape[0], -1, -1, -1).clone()
+        return io.NodeOutput(out)
+
+
+# ---------------------------------------------------------------------------------------------
+# DCE Check
+# ---------------------------------------------------------------------------------------------
+class DCECheck(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="PriorPaintDCECheck",
+            display_name="DCE Check",
+            category=f"{CATEGORY}/analysis",
+            description=(
+                "IS-Diff's harmony check: the cross-entropy between the colour histograms of the known and the inpainted "
+                "region (DCE), also reported as KL (DCE minus the known region's entropy) so one threshold works across "
+                "images; lower is more harmonious. The heat map shows where the hole's colours are unlikely under the "
+                "surroundings' histograms."),
+            inputs=[
+                io.Image.Input("image", tooltip="The inpainted image."),
+                io.Mask.Input("mask", tooltip="1 = inpainted region (resized bilinearly if needed)."),
+                io.Int.Input("bins", default=64, min=8, max=256, tooltip="Histogram bins per channel."),
+                io.Boolean.Input("texture", default=False,
+                                 tooltip="Also compare gradient-magnitude histograms (texture), weighted 0.5."),
+            ],
+            outputs=[
+                io.Float.Output("kl", tooltip="KL(known ‖ hole) per image, averaged over the batch."),
+                io.Float.Output("dce", tooltip="DCE = H(known, hole), averaged over the batch."),
+                io.Image.Output("heat_map", tooltip="Disagreement heat map (red = unlikely under the surroundings)."),
+                io.Mask.Output("heat_mask", tooltip="The heat map as a MASK in [0, 1]."),
+            ],
+            is_output_node=True,
+        )
+
+    @classmethod
+    def execute(cls, image, mask, bins=64, texture=False) -> io.NodeOutput:
+        try:
+            x = image_to_bchw(image, "image")
+            check_finite(x, "image")
+            m = mask_for(mask, x, "mask")
+        except InputError as e:
+            raise node_error("DCE Check", e) from None
+        if not bool((m > 0).any()) or bool((m >= 1).all()):
+            raise node_error("DCE Check", InputError("mask", "is empty or covers everything",
+                                                     "both a hole and known pixels"))
+        scores = dce_core.dce(x, m, bins=bins, texture=texture)
+        heat = dce_core.heat_map(x, m, bins=bins)
+        rgb = torch.cat([heat, torch.zeros_like(heat), 1 - heat], 1) * m + x * (1 - m) * 0.5
+        kl, ce = float(scores["kl"].mean()), float(scores["dce"].mean())
+        text = " | ".join(f"KL {k:.4f}  DCE {d:.4f}" for k, d in zip(scores["kl"].tolist(), scores["dce"].tolist()))
+        return io.NodeOutput(kl, ce, bchw_to_image(rgb.clamp(0, 1)), heat[:, 0].contiguous(), ui=ui.PreviewText(text))
+
+
+# ---------------------------------------------------------------------------------------------
+# Harmonized Sampler (dynamic selective refinement)
+# ---------------------------------------------------------------------------------------------
+def _to_rgb01(x0: torch.Tensor, base_model, vae) -> torch.Tensor:
+    """A prediction in sampler space as RGB in [0, 1]: VAE decode when given, else Latent2RGB factors."""
+    if vae is not None:
+        img = vae.decode(base_model.process_latent_out(x0.to(torch.float32)))
+        if img.ndim == 5:
+            img = img.reshape(-1, *img.shape[-3:])
+        return image_to_bchw(img).float()
+    fmt = base_model.latent_format
+    factors = getattr(fmt, "latent_rgb_factors", None)
+    if factors is not None and len(factors) == x0.shape[1]:
+        f = torch.tensor(factors, dtype=torch.float32, device=x0.device)
+        rgb = torch.einsum("bchw,cr->brhw", x0.float(), f)
+        bias = getattr(fmt, "latent_rgb_factors_bias", None)
+        if bias is not None:
+            rgb = rgb + torch.tensor(bias, dtype=torch.float32, device=x0.device).view(1, 3, 1, 1)
+        return ((rgb + 1) / 2).clamp(0, 1)
+    lo, hi = x0.amin(dim=(1, 2, 3), keepdim=True), x0.amax(dim=(1, 2, 3), keepdim=True)
+    return ((x0.float() - lo) / (hi - lo).clamp_min(1e-6))
+
+
+def _ring(hole: torch.Tensor, width: int) -> torch.Tensor:
+    dil = torch.nn.functional.max_pool2d(hole, 2 * width + 1, stride=1, padding=width)
+    return dil * (1 - hole)
+
+
+def sample_harmonized(model, x, sigmas, extra_args=None, callback=None, disable=None, base=None, checkpoint=0.5,
+                      attempts=3, delta=2, threshold=0.1, threshold_mode="fixed", components=5, max_points=20000,
+                      noise_blend=0.0, texture=False, vae=None, node_id=None, bins=64):
+    """KSAMPLER function: IS-Diff's loop around a base k-diffusion sampler function."""
+    extra_args = dict(extra_args or {})
+    base = base or comfy.samplers.ksampler("euler")
+    mask = extra_args.get("denoise_mask")
+    levels = len(sigmas) - 1
+    if mask is None or levels < 2:  # nothing to inpaint: the base sampler alone
+        return base.sampler_function(model, x, sigmas, extra_args=extra_args, callback=callback, disable=disable,
+                                     **base.extra_options)
+    base_model = model.inner_model.inner_model
+    ms = base_model.model_sampling
+    y = model.latent_image
+    hole = (mask[:, :1] if mask.ndim == 4 else mask).float()
+    seed = int(extra_args.get("seed") or 0)
+    fits = seed_core.fit_known(y, hole, components, max_points, seed)
+    c = min(max(int(round(checkpoint * levels)), 1), levels - 1)
+    known_rgb = _to_rgb01(y, base_model, vae)
+    hole_rgb = torch.nn.functional.interpolate(hole, size=known_rgb.shape[-2:], mode="bilinear", align_corners=False)
+    hole_rgb = hole_rgb.expand(known_rgb.shape[0], -1, -1, -1)
+    if threshold_mode == "auto":
+        ring = _ring((hole_rgb > 0.5).float(), max(2, known_rgb.shape[-1] // 16))
+        hk = dce_core.histograms(known_rgb, 1 - hole_rgb, bins)
+        hr = dce_core.histograms(known_rgb, ring, bins)
+        ce = -(hk * (hr + dce_core.EPS).log()).sum(-1).mean(-1)
+        ent = -(hk * (hk + dce_core.EPS).log()).sum(-1).mean(-1)
+        threshold = dsr.auto_threshold(float((ce - ent).max()))
+    sigma_max = float(ms.sigma_max)
+
+    def start(n, level):
+        x_init = seed_core.fill(y, hole, fits, seed + 7919 * n, noise_blend)
+        noise = model.noise if n == 0 and getattr(model, "noise", None) is not None else torch.randn(
+            y.shape, generator=torch.Generator().manual_seed(seed + 31 * n + 1)).to(y.device, y.dtype)
+        s = sigmas[level]
+        return ms.noise_scaling(s, noise, x_init, max_denoise=level == 0 and float(s) >= sigma_max)
+
+    def run(xs, a, b, n):
+        got = {}
+
+        def cb(d):
+            got["x0"] = d["denoised"]
+            if callback is not None:
+                callback(dict(d, i=a + int(d["i"])))
+        comfy.model_management.throw_exception_if_processing_interrupted()
+        ea = dict(extra_args, seed=seed + n)
+        out = base.sampler_function(model, xs, sigmas[a:b + 1], extra_args=ea, callback=cb, disable=True,
+                                    **base.extra_options)
+        return out, got.get("x0", out)
+
+    def score(x0):
+        img = _to_rgb01(x0, base_model, vae)
+        m = torch.nn.functional.interpolate(hole, size=img.shape[-2:], mode="bilinear", align_corners=False)
+        return dce_core.dce(img, m, bins=bins, texture=texture)["kl"]
+
+    def report(history, best):
+        parts = [f"#{i + 1}@{h.start_level}: " + ",".join(f"{v:.3f}" for v in h.scores) for i, h in enumerate(history)]
+        text = f"DCE(KL) τ={threshold:.3f} " + " ".join(parts)
+        if best is not None:
+            text += f" → kept {','.join(f'#{b + 1}' for b in best)}"
+        send_ui_message("status", {"text": text, "attempts": [h.scores for h in history], "threshold": threshold,
+                                   "best": best}, node_id)
+
+    result = dsr.dynamic_selective_refinement(start, run, score, levels, c, attempts, delta, threshold, report)
+    return result.x
+
+
+class HarmonizedSampler(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="PriorPaintHarmonizedSampler",
+            display_name="Harmonized Sampler",
+            category=f"{CATEGORY}/sampling",
+            description=(
+                "IS-Diff's dynamic selective refinement around any base sampler (it can be RePaint+): starts from a GMM "
+                "seed of the known region, samples to a checkpoint, measures the harmony (DCE, KL form) of the predicted "
+                "image, and if it is above τ restarts from a fresh seed with the start moved δ levels later (more seed, "
+                "less noise), up to N attempts; the lowest-DCE state is finished. Attempts and scores are shown on the "
+                "node. Use with SamplerCustom / SamplerCustomAdvanced and a noise-masked LATENT."),
+            inputs=[
+                io.Float.Input("checkpoint", default=0.5, min=0.05, max=0.95, step=0.05,
+                               tooltip="Where the harmony is checked, as a fraction of the schedule."),
+                io.Int.Input("attempts", default=3, min=1, max=20, tooltip="Maximum attempts N (paper: 3)."),
+                io.Int.Input("delta", default=2, min=0, max=100,
+                             tooltip="After each failed attempt the start moves this many schedule levels later."),
+                io.Combo.Input("threshold_mode", options=["fixed", "auto"], default="fixed",
+                               tooltip="fixed: use 'threshold'; auto: 1.5× the KL between the known region and the "
+                                       "known ring around the hole (the image's own local variation), at least 0.02."),
+                io.Float.Input("threshold", default=0.1, min=0.0, max=10.0, step=0.005,
+                               tooltip="τ on the KL form of DCE: an attempt at or below it is accepted."),
+                io.Int.Input("components", default=5, min=1, max=32, tooltip="GMM components K for the seeds."),
+                io.Int.Input("max_points", default=20000, min=100, max=10_000_000,
+                             tooltip="Known positions used to fit the GMM."),
+                io.Float.Input("noise_blend", default=0.0, min=0.0, max=1.0, step=0.05,
+                               tooltip="Mix seed draws with plain noise (0 = pure GMM seed)."),
+                io.Boolean.Input("texture", default=False, tooltip="Add the gradient-magnitude (texture) term to DCE."),
+                io.Sampler.Input("sampler", optional=True,
+                                 tooltip="Base sampler (KSamplerSelect, or the RePaint+ Sampler); default euler."),
+                io.Vae.Input("vae", optional=True,
+                             tooltip="Decode predictions to RGB for the check (latent models). Without it the latent "
+                                     "preview colours (Latent2RGB) are used; decoding costs time and memory."),
+            ],
+            outputs=[io.Sampler.Output("SAMPLER", tooltip="Connect to SamplerCustom / SamplerCustomAdvanced.")],
+            hidden=[io.Hidden.unique_id],
+        )
+
+    @classmethod
+    def execute(cls, checkpoint, attempts, delta, threshold_mode, threshold, components, max_points, noise_blend,
+                texture, sampler=None, vae=None) -> io.NodeOutput:
+        if sampler is not None and not isinstance(sampler, comfy.samplers.KSAMPLER):
+            raise ValueError("PriorPaint Harmonized Sampler: input 'sampler' must be a k-diffusion SAMPLER "
+                             f"(KSamplerSelect, RePaint+ Sampler, ...); got {type(sampler).__name__}")
+        opts = dict(base=sampler, checkpoint=checkpoint, attempts=attempts, delta=delta, threshold=threshold,
+                    threshold_mode=threshold_mode, components=components, max_points=max_points,
+                    noise_blend=noise_blend, texture=texture, vae=vae,
+                    node_id=getattr(cls.hidden, "unique_id", None) if cls.hidden is not None else None)
+        return io.NodeOutput(comfy.samplers.KSAMPLER(sample_harmonized, extra_options=opts))

@@ -1,0 +1,87 @@
+"""IS-Diff's harmony check (arXiv 2509.11638, eq. 6; algorithms.md §3.3): the cross-entropy between the
+histograms of the known and the unknown region of an image (DCE).
+
+    DCE = H(h_k, h_u) = −Σ_b h_k(b)·log(h_u(b) + ε)       per channel, averaged over channels
+    KL  = DCE − H(h_k) = KL(h_k ‖ h_u)
+
+The direction ``H(h_known, h_unknown)`` asks whether the hole explains the surroundings' statistics.
+DCE is bounded below by the known region's own entropy, so it differs from image to image; KL removes
+that, and one threshold works across images (algorithms.md §3.3 [R]). An optional texture term adds
+the same measure on the histogram of gradient magnitudes.
+
+Images are ``[B, C, H, W]`` with values in ``value_range``; masks ``[B|1, 1, H, W]`` with 1 = hole;
+soft masks weight pixels. Histograms use linear (soft) binning, computed with ``index_add``.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+EPS = 1e-6
+
+
+def histograms(x: torch.Tensor, weight: torch.Tensor, bins: int, value_range=(0.0, 1.0)) -> torch.Tensor:
+    """Weighted, normalised per-channel histograms: ``x [B, C, H, W]``, ``weight [B, 1, H, W]`` → ``[B, C, bins]``."""
+    b, c = x.shape[:2]
+    lo, hi = value_range
+    pos = ((x.float() - lo) / (hi - lo)).clamp(0, 1) * (bins - 1)
+    i0 = pos.floor().long().clamp(0, bins - 1)
+    i1 = (i0 + 1).clamp(max=bins - 1)
+    frac = pos - i0
+    w = weight.float().expand(b, c, *x.shape[2:])
+    offs = (torch.arange(b * c, device=x.device) * bins).view(b, c, 1, 1)
+    h = torch.zeros(b * c * bins, device=x.device)
+    h.index_add_(0, (i0 + offs).reshape(-1), (w * (1 - frac)).reshape(-1))
+    h.index_add_(0, (i1 + offs).reshape(-1), (w * frac).reshape(-1))
+    h = h.view(b, c, bins)
+    return h / h.sum(-1, keepdim=True).clamp_min(1e-12)
+
+
+def _grad_mag(x: torch.Tensor) -> torch.Tensor:
+    gx = F.pad(x[..., :, 1:] - x[..., :, :-1], (0, 1, 0, 0))
+    gy = F.pad(x[..., 1:, :] - x[..., :-1, :], (0, 0, 0, 1))
+    return (gx**2 + gy**2).sqrt().mean(1, keepdim=True)
+
+
+def dce(x: torch.Tensor, mask: torch.Tensor, bins: int = 64, value_range=(0.0, 1.0), texture: bool = False,
+        texture_weight: float = 0.5) -> dict[str, torch.Tensor]:
+    """DCE and KL per image (``[B]`` each); with ``texture`` the gradient-magnitude term is added (weighted)."""
+    m = mask.float()[:, :1]
+    if m.shape[-2:] != x.shape[-2:]:
+        m = F.interpolate(m, size=x.shape[-2:], mode="bilinear", align_corners=False)
+    m = m.expand(x.shape[0], 1, *x.shape[-2:])
+    hk = histograms(x, 1 - m, bins, value_range)
+    hu = histograms(x, m, bins, value_range)
+    ce = -(hk * (hu + EPS).log()).sum(-1).mean(-1)
+    ent = -(hk * (hk + EPS).log()).sum(-1).mean(-1)
+    out = {"dce": ce, "kl": ce - ent}
+    if texture:
+        scale = (value_range[1] - value_range[0]) / 2
+        g = _grad_mag(x.float()) / scale
+        tk, tu = histograms(g, 1 - m, bins, (0.0, 1.0)), histograms(g, m, bins, (0.0, 1.0))
+        tce = -(tk * (tu + EPS).log()).sum(-1).mean(-1)
+        tent = -(tk * (tk + EPS).log()).sum(-1).mean(-1)
+        out["dce"] = out["dce"] + texture_weight * tce
+        out["kl"] = out["kl"] + texture_weight * (tce - tent)
+    return out
+
+
+def heat_map(x: torch.Tensor, mask: torch.Tensor, bins: int = 64, value_range=(0.0, 1.0),
+             blur: float = 2.0) -> torch.Tensor:
+    """Where the hole disagrees with its surroundings: per pixel, the surprise ``−log h_k(x)`` under the
+    known region's histograms (averaged over channels), inside the hole, normalised to [0, 1] per image
+    by the largest possible surprise ``−log ε``: ``[B, 1, H, W]``."""
+    m = mask.float()[:, :1].expand(x.shape[0], 1, *x.shape[-2:])
+    hk = histograms(x, 1 - m, bins, value_range)  # [B, C, bins]
+    lo, hi = value_range
+    idx = (((x.float() - lo) / (hi - lo)).clamp(0, 1) * (bins - 1)).round().long()
+    p = torch.gather(hk, 2, idx.flatten(2)).view_as(x)
+    surprise = -(p + EPS).log().mean(1, keepdim=True) / -torch.log(torch.tensor(EPS))
+    if blur > 0:
+        r = max(1, int(3 * blur))
+        t = torch.arange(-r, r + 1, dtype=torch.float32, device=x.device)
+        k = torch.exp(-0.5 * (t / blur) ** 2)
+        k = (k / k.sum()).to(surprise.dtype)
+        surprise = F.conv2d(F.pad(surprise, (r, r, 0, 0), mode="replicate"), k.view(1, 1, 1, -1))
+        surprise = F.conv2d(F.pad(surprise, (0, 0, r, r), mode="replicate"), k.view(1, 1, -1, 1))
+    return (surprise * m).clamp(0, 1)
