@@ -49,8 +49,8 @@ class GMMSeed(io.ComfyNode):
                 io.Int.Input("components", default=5, min=1, max=32, tooltip="Mixture components K."),
                 io.Int.Input("seed", default=0, min=0, max=2**63 - 1, control_after_generate=True,
                              tooltip="Seed for the subsample and the draws (deterministic per seed)."),
-                io.Int.Input("max_points", default=20000, min=100, max=10_000_000,
-                             tooltip="At most this many known positions are used to fit the mixture."),
+                io.Int.Input("max_points", default=2000, min=100, max=10_000_000,
+                             tooltip="At most this many known positions (a seeded random subset) fit the mixture."),
                 io.Float.Input("noise_blend", default=0.0, min=0.0, max=1.0, step=0.05,
                                tooltip="Mix the draws with standard normal noise: 0 = pure GMM seed, 1 = plain noise."),
                 io.Mask.Input("mask", optional=True,
@@ -160,7 +160,7 @@ def _ring(hole: torch.Tensor, width: int) -> torch.Tensor:
 
 
 def sample_harmonized(model, x, sigmas, extra_args=None, callback=None, disable=None, base=None, checkpoint=0.5,
-                      attempts=3, delta=2, threshold=0.1, threshold_mode="fixed", components=5, max_points=20000,
+                      attempts=3, delta=2, threshold=0.1, threshold_mode="fixed", components=5, max_points=2000,
                       noise_blend=0.0, texture=False, vae=None, node_id=None, bins=64):
     """KSAMPLER function: IS-Diff's loop around a base k-diffusion sampler function."""
     extra_args = dict(extra_args or {})
@@ -251,8 +251,8 @@ class HarmonizedSampler(io.ComfyNode):
                 io.Float.Input("threshold", default=0.1, min=0.0, max=10.0, step=0.005,
                                tooltip="τ on the KL form of DCE: an attempt at or below it is accepted."),
                 io.Int.Input("components", default=5, min=1, max=32, tooltip="GMM components K for the seeds."),
-                io.Int.Input("max_points", default=20000, min=100, max=10_000_000,
-                             tooltip="Known positions used to fit the GMM."),
+                io.Int.Input("max_points", default=2000, min=100, max=10_000_000,
+                             tooltip="Known positions (a seeded random subset) used to fit the GMM."),
                 io.Float.Input("noise_blend", default=0.0, min=0.0, max=1.0, step=0.05,
                                tooltip="Mix seed draws with plain noise (0 = pure GMM seed)."),
                 io.Boolean.Input("texture", default=False, tooltip="Add the gradient-magnitude (texture) term to DCE."),

@@ -14,6 +14,8 @@ soft masks weight pixels. Histograms use linear (soft) binning, computed with ``
 """
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -44,21 +46,31 @@ def _grad_mag(x: torch.Tensor) -> torch.Tensor:
 
 
 def dce(x: torch.Tensor, mask: torch.Tensor, bins: int = 64, value_range=(0.0, 1.0), texture: bool = False,
-        texture_weight: float = 0.5) -> dict[str, torch.Tensor]:
-    """DCE and KL per image (``[B]`` each); with ``texture`` the gradient-magnitude term is added (weighted)."""
+        texture_weight: float = 0.5, max_pixels: int | None = 65536) -> dict[str, torch.Tensor]:
+    """DCE and KL per image (``[B]`` each); with ``texture`` the gradient-magnitude term is added (weighted).
+
+    Histograms are estimated on a regular grid of at most ``max_pixels`` positions (every s-th pixel in
+    each direction; ``None`` = every pixel): an unbiased estimate of the same histograms at a cost that
+    does not grow with the image (64k samples put a 64-bin histogram within about 0.3% per bin).
+    """
     m = mask.float()[:, :1]
     if m.shape[-2:] != x.shape[-2:]:
         m = F.interpolate(m, size=x.shape[-2:], mode="bilinear", align_corners=False)
     m = m.expand(x.shape[0], 1, *x.shape[-2:])
+    if texture:
+        tex = _grad_mag(x.float()) / ((value_range[1] - value_range[0]) / 2)
+    if max_pixels is not None and x.shape[-2] * x.shape[-1] > max_pixels:
+        s = math.ceil(math.sqrt(x.shape[-2] * x.shape[-1] / max_pixels))
+        x, m = x[..., ::s, ::s], m[..., ::s, ::s]
+        if texture:
+            tex = tex[..., ::s, ::s]
     hk = histograms(x, 1 - m, bins, value_range)
     hu = histograms(x, m, bins, value_range)
     ce = -(hk * (hu + EPS).log()).sum(-1).mean(-1)
     ent = -(hk * (hk + EPS).log()).sum(-1).mean(-1)
     out = {"dce": ce, "kl": ce - ent}
     if texture:
-        scale = (value_range[1] - value_range[0]) / 2
-        g = _grad_mag(x.float()) / scale
-        tk, tu = histograms(g, 1 - m, bins, (0.0, 1.0)), histograms(g, m, bins, (0.0, 1.0))
+        tk, tu = histograms(tex, 1 - m, bins, (0.0, 1.0)), histograms(tex, m, bins, (0.0, 1.0))
         tce = -(tk * (tu + EPS).log()).sum(-1).mean(-1)
         tent = -(tk * (tk + EPS).log()).sum(-1).mean(-1)
         out["dce"] = out["dce"] + texture_weight * tce

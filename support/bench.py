@@ -187,6 +187,45 @@ def repaint_plus(levels: int, variant: str = "B", jump_length: int = 1, resample
     return Method("RePaint+", settings, nfe, run, family="repaint_plus", extra={"nfe": nfe})
 
 
+def gmm_seed_replace(steps: int, denoise: float = 1.0, sampler_name: str = "euler", components: int = 5) -> Method:
+    """IS-Diff's seed only: the hole filled from a GMM of the known region, then core replace from the
+    start σ of ``denoise`` (1 = from σ_max, as IS-Diff starts)."""
+    from ..samplers.gmm_seed import gmm_seed
+
+    def run(model, task: Task):
+        lat = task.latent
+        m = torch.nn.functional.interpolate(task.mask, size=lat.shape[-2:], mode="bilinear", align_corners=False)
+        seeded, _ = gmm_seed(lat, m, components=components, seed=task.seed)
+        noise = comfy.sample.prepare_noise(lat, task.seed)
+        return comfy.sample.sample(model, noise, steps, 1.0, sampler_name, task.scheduler, task.positive,
+                                   task.negative, seeded, denoise=denoise, noise_mask=task.mask, disable_pbar=True,
+                                   seed=task.seed)
+
+    return Method("GMM seed + replace", f"{sampler_name}, {steps} steps, denoise {denoise:g}, K={components}", steps,
+                  run, family="is_diff")
+
+
+def is_diff(steps: int, base: str | None = None, threshold: float = 0.1, attempts: int = 3, delta: int = 2,
+            checkpoint: float = 0.5, threshold_mode: str = "fixed") -> Method:
+    """Full IS-Diff: the Harmonized Sampler (GMM seeds + DCE-checked restarts) around a base sampler."""
+    from ..nodes.isdiff import sample_harmonized
+    from ..nodes.repaint import repaint_sampler
+
+    base_obj = repaint_sampler(mode="repaint_plus_b", jump_length=1, resamples=1, sigma_data=0.5) \
+        if base == "repaint_plus" else None
+    sampler = comfy.samplers.KSAMPLER(sample_harmonized, extra_options=dict(
+        base=base_obj, checkpoint=checkpoint, attempts=attempts, delta=delta, threshold=threshold,
+        threshold_mode=threshold_mode))
+
+    def run(model, task: Task):
+        sigmas = comfy.samplers.calculate_sigmas(model.get_model_object("model_sampling"), task.scheduler, steps)
+        return _sample_custom(model, task, sampler, sigmas)
+
+    tau = "τ auto" if threshold_mode == "auto" else f"τ={threshold:g}"
+    return Method("IS-Diff", f"{steps} levels, N={attempts}, δ={delta}, {tau}, base {base or 'euler'}", steps, run,
+                  family="is_diff")
+
+
 def registered_methods(profile: str, kind: str) -> list[Method]:
     """Every method the bench runs. ``kind``: "exact" (exact priors) or "image" (demo model)."""
     quick = profile == "quick"
@@ -207,6 +246,12 @@ def registered_methods(profile: str, kind: str) -> list[Method]:
         if not quick:
             out += [repaint_plus(20, "B", 1, 1, sigma_data=sd), repaint_plus(20, "B", 2, 2, sigma_data=sd),
                     repaint_plus(20, "B", 1, 1, "1", sigma_data=sd)]
+    out += [gmm_seed_replace(20)]
+    if not quick:
+        out += [gmm_seed_replace(20, denoise=0.8), gmm_seed_replace(50)]
+    out += [is_diff(20)]
+    if not quick:
+        out += [is_diff(20, threshold_mode="auto"), is_diff(20, base="repaint_plus")]
     out += [dps(20 if quick else 50, 1.0 if kind == "exact" else 0.5)]
     return out
 

@@ -96,3 +96,22 @@ def test_refinement_loop_restarts_until_threshold_and_keeps_the_best_per_item():
 
 def test_auto_threshold():
     assert auto_threshold(0.001) == 0.02 and auto_threshold(0.1) == pytest.approx(0.15)
+
+
+def test_torch_em_matches_sklearn_fit_quality():
+    g = torch.Generator().manual_seed(0)
+    pts = torch.cat([torch.randn(700, 3, generator=g) * 0.05 + torch.tensor([0.2, 0.5, 0.8]),
+                     torch.randn(500, 3, generator=g) * 0.1 + torch.tensor([0.7, 0.1, 0.3]),
+                     torch.randn(300, 3, generator=g) * 0.03 + torch.tensor([0.5, 0.9, 0.1])])
+    held = pts[torch.randperm(1500, generator=g)[:500]]
+
+    def loglik(fit, x):
+        comps = torch.distributions.MultivariateNormal(fit.means, covariance_matrix=fit.covs)
+        return float(torch.logsumexp(comps.log_prob(x.double()[:, None]) + fit.weights.log(), 1).mean())
+
+    a = G.fit_gmm(pts, 3, 5000, seed=0, backend="torch")
+    b = G.fit_gmm(pts, 3, 5000, seed=0, backend="sklearn")
+    assert abs(loglik(a, held) - loglik(b, held)) < 0.02 * abs(loglik(b, held))
+    assert torch.cdist(a.means.float(), b.means.float()).min(1).values.max() < 0.02
+    with pytest.raises(ValueError, match="backend"):
+        G.fit_gmm(pts, 3, backend="nope")
