@@ -24,19 +24,28 @@ EPS = 1e-6
 
 def histograms(x: torch.Tensor, weight: torch.Tensor, bins: int, value_range=(0.0, 1.0)) -> torch.Tensor:
     """Weighted, normalised per-channel histograms: ``x [B, C, H, W]``, ``weight [B, 1, H, W]`` → ``[B, C, bins]``."""
+    return paired_histograms(x, weight, bins, value_range)[1]
+
+
+def paired_histograms(x: torch.Tensor, mask: torch.Tensor, bins: int, value_range=(0.0, 1.0)):
+    """(known, hole) histograms ``[B, C, bins]`` each, weights ``1 − mask`` and ``mask``, in one pass."""
     b, c = x.shape[:2]
     lo, hi = value_range
-    pos = ((x.float() - lo) / (hi - lo)).clamp(0, 1) * (bins - 1)
-    i0 = pos.floor().long().clamp(0, bins - 1)
-    i1 = (i0 + 1).clamp(max=bins - 1)
+    pos = ((x.float() - lo) * ((bins - 1) / (hi - lo))).clamp_(0, bins - 1)
+    i0 = pos.floor()
     frac = pos - i0
-    w = weight.float().expand(b, c, *x.shape[2:])
-    offs = (torch.arange(b * c, device=x.device) * bins).view(b, c, 1, 1)
-    h = torch.zeros(b * c * bins, device=x.device)
-    h.index_add_(0, (i0 + offs).reshape(-1), (w * (1 - frac)).reshape(-1))
-    h.index_add_(0, (i1 + offs).reshape(-1), (w * frac).reshape(-1))
-    h = h.view(b, c, bins)
-    return h / h.sum(-1, keepdim=True).clamp_min(1e-12)
+    i0 = i0.long()
+    i1 = (i0 + 1).clamp_(max=bins - 1)
+    w = mask.float().expand(b, c, *x.shape[2:])
+    offs = (torch.arange(b * c, device=x.device) * (2 * bins)).view(b, c, 1, 1)
+    idx = torch.cat([(i0 + offs).reshape(-1), (i1 + offs).reshape(-1), (i0 + offs + bins).reshape(-1),
+                     (i1 + offs + bins).reshape(-1)])
+    wk, wu = 1 - w, w
+    val = torch.cat([(wk * (1 - frac)).reshape(-1), (wk * frac).reshape(-1), (wu * (1 - frac)).reshape(-1),
+                     (wu * frac).reshape(-1)])
+    h = torch.zeros(b * c * 2 * bins, device=x.device).index_add_(0, idx, val).view(b, c, 2, bins)
+    h = h / h.sum(-1, keepdim=True).clamp_min(1e-12)
+    return h[:, :, 0], h[:, :, 1]
 
 
 def _grad_mag(x: torch.Tensor) -> torch.Tensor:
@@ -64,13 +73,12 @@ def dce(x: torch.Tensor, mask: torch.Tensor, bins: int = 64, value_range=(0.0, 1
         x, m = x[..., ::s, ::s], m[..., ::s, ::s]
         if texture:
             tex = tex[..., ::s, ::s]
-    hk = histograms(x, 1 - m, bins, value_range)
-    hu = histograms(x, m, bins, value_range)
+    hk, hu = paired_histograms(x, m, bins, value_range)
     ce = -(hk * (hu + EPS).log()).sum(-1).mean(-1)
     ent = -(hk * (hk + EPS).log()).sum(-1).mean(-1)
     out = {"dce": ce, "kl": ce - ent}
     if texture:
-        tk, tu = histograms(tex, 1 - m, bins, (0.0, 1.0)), histograms(tex, m, bins, (0.0, 1.0))
+        tk, tu = paired_histograms(tex, m, bins, (0.0, 1.0))
         tce = -(tk * (tu + EPS).log()).sum(-1).mean(-1)
         tent = -(tk * (tk + EPS).log()).sum(-1).mean(-1)
         out["dce"] = out["dce"] + texture_weight * tce

@@ -2,9 +2,13 @@
 outputs fetched with /view."""
 import io
 import json
+import os
 
 import numpy as np
+import pytest
 from PIL import Image
+
+import harness
 
 from comfy_client import WorkflowError, load_workflow, ui_to_api
 from make_workflows import DEMO_INPUT
@@ -35,6 +39,20 @@ def test_example_workflow_changes_only_inside_the_mask(server):
     diff = np.abs(out - rgb.astype(int))
     assert diff[~mask].max() <= 1  # 8-bit PNG round trip
     assert diff[mask].mean() > 5  # the hole was actually regenerated
+
+
+WORKFLOWS = sorted(f[:-5] for f in os.listdir(os.path.join(harness.ROOT, "example_workflows")) if f.endswith(".json"))
+
+
+@pytest.mark.parametrize("name", WORKFLOWS)
+def test_every_example_workflow_runs(server, name):
+    rgb, mask = photo_with_hole(server)
+    prompt = ui_to_api(load_workflow(name + ".json"), server.get_json("/object_info"))
+    entry = server.run(prompt)
+    save = next(k for k, v in prompt.items() if v["class_type"] == "SaveImage")
+    out = np.asarray(Image.open(io.BytesIO(server.output_images(entry, save)[0])).convert("RGB")).astype(int)
+    assert out.shape == rgb.shape
+    assert np.abs(out - rgb.astype(int))[mask].mean() > 2  # the hole was regenerated
 
 
 def test_server_serves_the_pack(server):

@@ -55,9 +55,10 @@ def test_mask_resize_matches_comfyui_sampler_rule():
     torch.testing.assert_close(resize_mask(m, (9, 13)), comfy.utils.reshape_mask(m, (2, 1, 9, 13)))
 
 
+@pytest.mark.parametrize("name", ["priorpaint-unet", "stationary-gaussian"])
 @pytest.mark.parametrize("prediction", ["eps", "v", "flow"])
-def test_demo_model_inpaints_with_stock_ksampler(prediction):
-    model, vae, cond = LoadDemoModel.execute("stationary-gaussian", prediction).result
+def test_demo_model_inpaints_with_stock_ksampler(name, prediction):
+    model, vae, cond = LoadDemoModel.execute(name, prediction).result
     image = torch.rand(1, 32, 48, 3, generator=torch.Generator().manual_seed(0))
     latent = vae.encode(image)
     assert latent.shape == (1, 3, 32, 48)
@@ -69,11 +70,12 @@ def test_demo_model_inpaints_with_stock_ksampler(prediction):
     assert (out - latent)[keep].abs().max() < 1e-5 and (out - latent)[~keep].abs().mean() > 1e-2
 
 
-def test_demo_model_denoiser_is_the_analytic_one():
+@pytest.mark.parametrize("name", ["priorpaint-unet", "stationary-gaussian"])
+def test_demo_model_is_its_denoiser(name):
     from priorpaint.nodes.models import load_demo_denoiser
 
-    model = LoadDemoModel.execute("stationary-gaussian", "eps").result[0]
-    den = load_demo_denoiser("stationary-gaussian")
+    model = LoadDemoModel.execute(name, "eps").result[0]
+    den = load_demo_denoiser(name)
     x = torch.randn(1, 3, 16, 16) * 2
     sigma = torch.tensor([2.0])
     got = model.model.apply_model(x, sigma, c_crossattn=torch.zeros(1, 1, 8), transformer_options={"sigmas": sigma})
