@@ -71,11 +71,18 @@ def _core(view: VEView, x, sigmas, callback, mode="repaint_plus_b", jump_length=
     if mode == "repaint":
         return rp.sample_repaint(view.denoise, x, sigmas, view.y, view.mask, view.noise, jump_length, resamples,
                                  eta if eta > 0 else 1.0, callback)
-    return rpp.sample_repaint_plus(view.denoise, x, sigmas, view.y, view.mask, view.noise,
-                                   variant="A" if mode == "repaint_plus_a" else "B", jump_length=jump_length,
-                                   resamples=resamples, kappa_mode=kappa_mode, kappa_cap=kappa_cap,
-                                   sigma_data=sigma_data, window=window, eta=eta,
-                                   step=base_step(view, base), callback=callback)
+    out = rpp.sample_repaint_plus(view.denoise, x, sigmas, view.y, view.mask, view.noise,
+                                  variant="A" if mode == "repaint_plus_a" else "B", jump_length=jump_length,
+                                  resamples=resamples, kappa_mode=kappa_mode, kappa_cap=kappa_cap,
+                                  sigma_data=sigma_data, window=window, eta=eta,
+                                  step=base_step(view, base), callback=callback)
+    if not torch.isfinite(out).all():
+        kmax = rpp.kappa(max(sigmas), sigma_data, kappa_mode, kappa_cap)
+        raise ValueError(
+            f"PriorPaint RePaint+ Sampler: the result is not finite (mode '{mode}', kappa_mode '{kappa_mode}', "
+            f"κ up to {kmax:.3g} at the first level). κ(σ) = (σ_d² + σ²)/σ_d² is only safe where the model's "
+            "prediction is not near its mean; use kappa_mode 'capped' (and variant B), or a smaller kappa_cap.")
+    return out
 
 
 def repaint_sampler(base: comfy.samplers.KSAMPLER | None = None, **options) -> comfy.samplers.KSAMPLER:
@@ -105,7 +112,7 @@ class RePaintPlusSampler(io.ComfyNode):
                                tooltip="; ".join(f"{k}: {v}" for k, v in MODES.items())),
                 io.Int.Input("jump_length", default=1, min=1, max=100,
                              tooltip="Harmonise every j-th level (RePaint+), or jump back j levels (RePaint)."),
-                io.Int.Input("resamples", default=2, min=1, max=50,
+                io.Int.Input("resamples", default=1, min=1, max=50,
                              tooltip="Harmonisation rounds per harmonising level (RePaint+), or resampling count r "
                                      "(RePaint: r−1 jumps back at each jump point)."),
                 io.Combo.Input("kappa_mode", options=list(rpp.KAPPA_MODES), default="capped",

@@ -205,7 +205,7 @@ def gmm_seed_replace(steps: int, denoise: float = 1.0, sampler_name: str = "eule
                   run, family="is_diff")
 
 
-def is_diff(steps: int, base: str | None = None, threshold: float = 0.1, attempts: int = 3, delta: int = 2,
+def is_diff(steps: int, base: str | None = None, threshold: float = 1.5, attempts: int = 3, delta: int = 2,
             checkpoint: float = 0.5, threshold_mode: str = "fixed") -> Method:
     """Full IS-Diff: the Harmonized Sampler (GMM seeds + DCE-checked restarts) around a base sampler."""
     from ..nodes.isdiff import sample_harmonized

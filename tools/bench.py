@@ -285,9 +285,13 @@ def write_report(path: str, profile: str, seed: int, exact: list[dict], image: l
                   f"The trained demo UNet (`priorpaint-unet`, EPS presentation) on held-out photos and held-out texture "
                   f"regions, {len({r['problem'] for r in image})} images × masks "
                   f"{', '.join(MASK_KINDS)}; 2 samples per input. Means over images. **PSNR/SSIM** on the hole "
-                  "against the ground truth (reported, never optimised for); **KL** = harmony (KL of hole vs known "
-                  "colour histograms, lower is better); **seam** = gradient excess on the mask boundary (1 = "
-                  "invisible); **div** = mean pairwise RMS distance between the samples in the hole.", ""]
+                  "against the ground truth (reported, never optimised for); **KL** = harmony, KL(known ‖ hole) of the "
+                  "colour histograms (the DCE Check's number; lower is better); **seam** = gradient excess on the mask "
+                  "boundary (1 = invisible); **div** = mean pairwise RMS distance between the samples in the hole. DPS "
+                  "does not paste the known region back (it only pulls towards it), so its KL and seam are measured on "
+                  "an image whose known pixels moved too and are not comparable with the pasting methods. **mem×** is "
+                  "`n/a` here too: on CPU the allocator reuses memory between runs, so a run's resident-memory rise stays "
+                  "below 1 MiB; on a GPU the harness reads the CUDA allocator's peak instead.", ""]
         for kind in MASK_KINDS:
             grp = [r for r in image if r["mask"] == kind]
             lines += [f"### mask: {kind}", "",

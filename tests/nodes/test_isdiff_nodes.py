@@ -11,7 +11,7 @@ from priorpaint.nodes.repaint import repaint_sampler
 from priorpaint.support import bench as B
 from priorpaint.support.comfy_models import tiny_model
 
-HS = dict(checkpoint=0.5, attempts=3, delta=2, threshold_mode="fixed", threshold=0.1, components=3, max_points=5000,
+HS = dict(checkpoint=0.5, attempts=3, delta=2, threshold_mode="fixed", threshold=1.5, components=3, max_points=5000,
           noise_blend=0.0, texture=False)
 
 

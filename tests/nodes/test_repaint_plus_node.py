@@ -76,6 +76,20 @@ def test_realigned_resampling_beats_plain_and_replace_at_equal_nfe_on_a_linear_p
     assert err["plus"] < 0.6 * err["plain"] and err["plus"] < 0.2 * err["replace"], err
 
 
+def test_exploding_kappa_is_an_error_not_nan():
+    with torch.inference_mode(False):
+        from priorpaint.support.exact_priors import make_gaussian_mixture
+
+        prior = make_gaussian_mixture(shape=SHAPE, components=2, rank=2, seed=0, spread=3.0)
+    counted = B.Counted(exact_prior_model(prior, "flow"))
+    y = prior.sample(1, torch.Generator().manual_seed(0)).float().reshape(1, *SHAPE)
+    mask = torch.zeros(1, 1, 4, 4)
+    mask[..., :, 2:] = 1
+    sampler = repaint_sampler(mode="repaint_plus_a", jump_length=1, resamples=2, kappa_mode="theory")
+    with pytest.raises(ValueError, match="not finite.*kappa_mode 'capped'"):
+        run(counted.model, sampler, y, mask, steps=10)
+
+
 def test_window_validation():
     assert RePaintPlusSampler.validate_inputs(start_percent=0.6, end_percent=0.2) != True  # noqa: E712
     assert RePaintPlusSampler.validate_inputs(start_percent=0.1, end_percent=0.2) is True
