@@ -70,12 +70,12 @@ def _core(view: VEView, x, sigmas, callback, mode="repaint_plus_b", jump_length=
           kappa_cap=4.0, sigma_data=1.0, window=(0.0, 1.0), eta=0.0, base=None):
     if mode == "repaint":
         return rp.sample_repaint(view.denoise, x, sigmas, view.y, view.mask, view.noise, jump_length, resamples,
-                                 eta if eta > 0 else 1.0, callback)
+                                 eta if eta > 0 else 1.0, callback, known_at=view.known_at)
     out = rpp.sample_repaint_plus(view.denoise, x, sigmas, view.y, view.mask, view.noise,
                                   variant="A" if mode == "repaint_plus_a" else "B", jump_length=jump_length,
                                   resamples=resamples, kappa_mode=kappa_mode, kappa_cap=kappa_cap,
                                   sigma_data=sigma_data, window=window, eta=eta,
-                                  step=base_step(view, base), callback=callback)
+                                  step=base_step(view, base), callback=callback, known_at=view.known_at)
     if not torch.isfinite(out).all():
         kmax = rpp.kappa(max(sigmas), sigma_data, kappa_mode, kappa_cap)
         raise ValueError(

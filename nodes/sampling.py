@@ -95,6 +95,14 @@ class VEView:
         s = torch.full((self.shape[0],), self.from_ve_sigma(s_ve), device=self.device)
         return self.mask_fn(s, self.mask0, extra_options={"model": self.model.inner_model, "sigmas": self.sigmas})
 
+    def known_at(self, s_ve: float, noise: torch.Tensor) -> torch.Tensor:
+        """The known image noised to σ the model's own way (``BaseModel.scale_latent_inpaint``, i.e.
+        ``model_sampling.noise_scaling`` for ordinary models), returned in VE coordinates."""
+        s = self.from_ve_sigma(s_ve)
+        base = self.model.inner_model.inner_model
+        sig = torch.full((self.shape[0],), s, dtype=torch.float32, device=self.device)
+        return self.to_ve(base.scale_latent_inpaint(sigma=sig, noise=noise, latent_image=self.y), s)
+
     def denoise(self, x_ve: torch.Tensor, s_ve: float) -> torch.Tensor:
         """``D(x_VE, σ_VE)``: the x0 prediction (clean space is the same in every parameterisation)."""
         comfy.model_management.throw_exception_if_processing_interrupted()

@@ -52,14 +52,20 @@ def count_evaluations(levels: int, jump_length: int, resamples: int) -> int:
 @torch.no_grad()
 def sample_repaint(denoise: Denoiser, x: torch.Tensor, sigmas: list[float], y: torch.Tensor, mask,
                    noise: NoiseFn, jump_length: int = 10, resamples: int = 10, eta: float = 1.0,
-                   callback: Callable[[dict], None] | None = None) -> torch.Tensor:
+                   callback: Callable[[dict], None] | None = None,
+                   known_at: Callable[[float, torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
     """Plain RePaint in VE σ-space.
 
     ``denoise(x, σ)`` is the model's x0-prediction, ``sigmas`` descending VE levels ending in 0, ``x``
     the start at ``sigmas[0]``, ``y`` the clean known image, ``mask`` 1 on the hole (a tensor, or a
     callable ``σ ↦ mask`` for masks that change with σ, e.g. Differential Diffusion), ``noise()`` a fresh
-    standard normal tensor shaped like ``x`` (randomness is passed in).
+    standard normal tensor shaped like ``x`` (randomness is passed in). ``known_at(σ, ε)`` gives the
+    noised known image at level σ (default ``y + σ·ε``; the ComfyUI glue passes the model's own
+    ``scale_latent_inpaint``/``noise_scaling``).
     """
+    if known_at is None:
+        def known_at(s, eps):
+            return y + s * eps
     n = len(sigmas) - 1
     path = jump_schedule(n, jump_length, resamples)
     x0 = x
@@ -68,7 +74,7 @@ def sample_repaint(denoise: Denoiser, x: torch.Tensor, sigmas: list[float], y: t
         if b > a:  # reverse step a -> a + 1
             m = mask(s_a) if callable(mask) else mask
             known = 1.0 - m
-            x = known * (y + s_a * noise()) + m * x  # 1. inject the known region at level a (fresh noise)
+            x = known * known_at(s_a, noise()) + m * x  # 1. inject the known region at level a (fresh noise)
             x0 = denoise(x, s_a)  # 2. x̂0
             x = ancestral_step(x, x0, s_a, s_b, noise() if s_b > 0 else None, eta)  # 3. DDPM step
             if callback is not None:

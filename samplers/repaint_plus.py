@@ -115,15 +115,19 @@ def sample_repaint_plus(denoise: Callable[[torch.Tensor, float], torch.Tensor], 
                         y: torch.Tensor, mask, noise: Callable[[], torch.Tensor], variant: str = "B",
                         jump_length: int = 1, resamples: int = 2, kappa_mode: str = "capped", kappa_cap: float = 4.0,
                         sigma_data: float = 1.0, window: tuple[float, float] = (0.0, 1.0), eta: float = 0.0,
-                        step: Callable | None = None, callback: Callable[[dict], None] | None = None) -> torch.Tensor:
+                        step: Callable | None = None, callback: Callable[[dict], None] | None = None,
+                        known_at: Callable[[float, torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
     """RePaint+ in VE σ-space (algorithms.md §2.7).
 
     ``denoise(x, σ)`` → x̂0; ``sigmas`` descending, ending in 0; ``mask`` 1 on the hole (a tensor, or a
     callable ``σ ↦ mask``); ``noise()`` fresh N(0, I) (used for the injection and, if ``eta > 0``, for
     ancestral moves). ``step(x, x̂0, σ, σ')`` replaces the default move to the next level (DDIM/Euler
-    when ``eta = 0``), e.g. a base sampler's step. Known-region injection happens at every level;
-    harmonisation rounds at :func:`harmonising_levels`.
+    when ``eta = 0``), e.g. a base sampler's step. Known-region injection happens at every level
+    (``known_at(σ, ε)``, default ``y + σ·ε``); harmonisation rounds at :func:`harmonising_levels`.
     """
+    if known_at is None:
+        def known_at(s, eps):
+            return y + s * eps
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
     n = len(sigmas) - 1
@@ -133,7 +137,7 @@ def sample_repaint_plus(denoise: Callable[[torch.Tensor, float], torch.Tensor], 
         s, s_next = float(sigmas[i]), float(sigmas[i + 1])
         m = mask(s) if callable(mask) else mask
         known = 1.0 - m
-        x = known * (y + s * noise()) + m * x  # standard known-region injection, once per level
+        x = known * known_at(s, noise()) + m * x  # standard known-region injection, once per level
         kap = kappa(s, sigma_data, kappa_mode, kappa_cap)
         if i in harmonise and variant == "B":
             for _ in range(resamples):  # noise-free, realigned drift in noisy space

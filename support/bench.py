@@ -135,7 +135,8 @@ def core_replace(sampler_name: str, steps: int) -> Method:
 
 
 def _repaint_core(view, x, sigmas, callback, jump_length=10, resamples=10, eta=1.0):
-    return sample_repaint(view.denoise, x, sigmas, view.y, view.mask, view.noise, jump_length, resamples, eta, callback)
+    return sample_repaint(view.denoise, x, sigmas, view.y, view.mask, view.noise, jump_length, resamples, eta, callback,
+                          known_at=view.known_at)
 
 
 def _dps_core(view, x, sigmas, callback, scale=1.0, eta=1.0):
