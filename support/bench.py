@@ -257,13 +257,23 @@ def registered_methods(profile: str, kind: str) -> list[Method]:
     return out
 
 
-def run_method(method: Method, counted: Counted, task: Task) -> tuple[torch.Tensor, dict]:
-    """Run one method once; returns samples and a record (NFE per image, wall seconds, peak MiB)."""
+def run_method(method: Method, counted: Counted, task: Task) -> tuple[torch.Tensor | None, dict]:
+    """Run one method once; returns samples and a record (NFE per image, wall seconds, peak MiB).
+
+    A method that raises (e.g. RePaint+ reporting a non-finite result) gives ``None`` and a record with
+    an ``error``: the bench reports the failure instead of stopping."""
     counted.reset()
+    error = None
     with PeakMemory(task.latent.device) as mem:
         t0 = time.perf_counter()
-        out = method.run(counted.model, task)
+        try:
+            out = method.run(counted.model, task)
+        except (ValueError, RuntimeError) as e:
+            out, error = None, str(e).split(";")[0][:160]
         wall = time.perf_counter() - t0
     cond, uncond = counted.nfe(task.latent.shape[0])
-    return out, {"method": method.name, "settings": method.settings, "nfe_cond": cond, "nfe_uncond": uncond,
-                 "wall_s": wall, "peak_mb": mem.peak_mb, "steps": method.steps, "family": method.family}
+    rec = {"method": method.name, "settings": method.settings, "nfe_cond": cond, "nfe_uncond": uncond,
+           "wall_s": wall, "peak_mb": mem.peak_mb, "steps": method.steps, "family": method.family}
+    if error:
+        rec["error"] = error
+    return out, rec

@@ -128,6 +128,13 @@ def exact_suite(profile: str, seed: int, check: bool) -> list[dict]:
                           empty_conditioning(), empty_conditioning(), seed, SCHEDULERS[prediction])
             for method in B.registered_methods(profile, "exact"):
                 out, rec = B.run_method(method, counted, task)
+                if out is None:
+                    rec.update(problem=pname, prediction=prediction, floor=floor, sw2=float("nan"),
+                               mean_err=float("nan"), known_dev=float("nan"))
+                    rows.append(rec)
+                    print(f"  exact {pname[:12]:12s} {prediction:4s} {method.name:22s} {method.settings:28s} "
+                          f"FAILED: {rec['error']}", flush=True)
+                    continue
                 flat = out.reshape(n, -1).double()
                 rec.update(problem=pname, prediction=prediction,
                            sw2=M.sliced_wasserstein2(flat, exact.double(), generator=torch.Generator().manual_seed(seed + 3)),
@@ -170,6 +177,11 @@ def image_suite(profile: str, seed: int, check: bool) -> list[dict]:
             task = B.Task(latent, mask, cond, cond, seed)
             for method in B.registered_methods(profile, "image"):
                 out, rec = B.run_method(method, counted, task)
+                if out is None:
+                    rec.update(problem=iname, mask=kind)
+                    rows.append(rec)
+                    print(f"  image {iname[:16]:16s} {kind:6s} {method.name:22s} FAILED: {rec['error']}", flush=True)
+                    continue
                 x = ((out.float() + 1) / 2).clamp(0, 1)
                 rec.update(problem=f"{iname}", mask=kind, psnr=float(M.masked_psnr(x, gt, mask).mean()),
                            ssim=float(M.masked_ssim(x, gt, mask).mean()), harmony=float(M.harmony_kl(x, mask).mean()),
@@ -214,14 +226,15 @@ def nfe_target(exact: list[dict]) -> list[str]:
             if not ref:
                 continue
             ref = ref[0]
-            ok = sorted((r for r in grp if r["method"] == "RePaint+" and r["sw2"] <= ref["sw2"]),
+            ok = sorted((r for r in grp if r["method"] == "RePaint+" and "error" not in r and r["sw2"] <= ref["sw2"]),
                         key=lambda r: r["nfe_cond"])
             if ok:
                 out.append(f"- {pname}, {pred}: RePaint ({ref['settings']}) SW2 {ref['sw2']:.4f} at {ref['nfe_cond']:.0f} NFE; "
                            f"RePaint+ ({ok[0]['settings']}) reaches SW2 {ok[0]['sw2']:.4f} at {ok[0]['nfe_cond']:.0f} NFE "
                            f"= **{ok[0]['nfe_cond'] / ref['nfe_cond']:.2f}×** its NFE.")
             else:
-                best = min((r for r in grp if r["method"] == "RePaint+"), key=lambda r: r["sw2"], default=None)
+                best = min((r for r in grp if r["method"] == "RePaint+" and "error" not in r), key=lambda r: r["sw2"],
+                           default=None)
                 out.append(f"- {pname}, {pred}: RePaint ({ref['settings']}) SW2 {ref['sw2']:.4f} at {ref['nfe_cond']:.0f} NFE; "
                            f"no RePaint+ setting reached it (best {best['sw2']:.4f} at {best['nfe_cond']:.0f} NFE)."
                            if best else f"- {pname}, {pred}: no RePaint+ rows")
@@ -272,6 +285,10 @@ def write_report(path: str, profile: str, seed: int, exact: list[dict], image: l
             for r in grp:
                 tv = f"{r['tv']:.3f}" if "tv" in r else "-"
                 mem = "n/a" if r["mem_ratio"] != r["mem_ratio"] else f"{r['mem_ratio']:.2f}"
+                if "error" in r:
+                    lines.append(f"| {r['method']} | {r['settings']} | {r['nfe_cond']:.0f}+{r['nfe_uncond']:.0f} | "
+                                 f"- | - | failed: {r['error'][:90]} | | | |")
+                    continue
                 lines.append(f"| {r['method']} | {r['settings']} | {r['nfe_cond']:.0f}+{r['nfe_uncond']:.0f} | "
                              f"{r['time_ratio']:.2f} | {mem} | {r['sw2']:.4f} | {r['mean_err']:.4f} | {tv} | "
                              f"{r['known_dev']:.1e} |")
@@ -300,7 +317,7 @@ def write_report(path: str, profile: str, seed: int, exact: list[dict], image: l
             for key in dict.fromkeys((r["method"], r["settings"]) for r in grp):
                 rr = [r for r in grp if (r["method"], r["settings"]) == key]
                 mem = _agg(rr, "mem_ratio")
-                lines.append(f"| {key[0]} | {key[1]} | {rr[0]['nfe_cond']:.0f}+{rr[0]['nfe_uncond']:.0f} | "
+                lines.append(f"| {key[0]} | {key[1]} | {_agg(rr, 'nfe_cond'):.0f}+{_agg(rr, 'nfe_uncond'):.0f} | "
                              f"{_agg(rr, 'time_ratio'):.2f} | {'n/a' if mem != mem else f'{mem:.2f}'} | "
                              f"{_agg(rr, 'psnr'):.2f} | {_agg(rr, 'ssim'):.3f} | {_agg(rr, 'harmony'):.3f} | "
                              f"{_agg(rr, 'seam'):.2f} | {_agg(rr, 'diversity'):.3f} |")
@@ -334,7 +351,8 @@ def plot(path: str, exact: list[dict], image: list[dict]) -> None:
             rr = [r for r in image if r["method"] == key]
             by = {}
             for r in rr:
-                by.setdefault(r["nfe_cond"], []).append(r["harmony"])
+                if "harmony" in r:
+                    by.setdefault(r["nfe_cond"], []).append(r["harmony"])
             xs = sorted(by)
             ax.plot(xs, [sum(by[x]) / len(by[x]) for x in xs], "o-", label=key)
         ax.set(xscale="log", xlabel="NFE per image", ylabel="harmony KL (lower is better)", title="Demo model, held-out crops")
@@ -351,11 +369,24 @@ def main():
     ap.add_argument("--out", default=None, help="markdown report (default: docs/benchmarks.md for full, out/ for quick)")
     ap.add_argument("--check", action="store_true", help="assert sanity facts (CI smoke test)")
     ap.add_argument("--skip-image", action="store_true")
+    ap.add_argument("--report-only", action="store_true",
+                    help="rewrite the markdown and plot from the JSON next to --out (no runs)")
     a = ap.parse_args()
     torch.set_flush_denormal(True)
     out = a.out or (os.path.join(ROOT, "docs", "benchmarks.md") if a.profile == "full"
                     else os.path.join(ROOT, "out", "bench-quick", "benchmarks.md"))
     os.makedirs(os.path.dirname(out), exist_ok=True)
+    plot_path = os.path.join(os.path.dirname(out), "images" if a.profile == "full" else "", "benchmarks.png")
+    if a.report_only:
+        with open(os.path.splitext(out)[0] + ".json") as f:
+            data = json.load(f)
+        plot(plot_path, data["exact"], data["image"])
+        old = open(out).read()
+        minutes = float(old.split(" in ")[1].split(" min")[0]) if " min." in old else float("nan")
+        write_report(out, data["profile"], data["seed"], data["exact"], data["image"], minutes, plot_path,
+                     data["linear"], data["speed"])
+        print(f"rewrote {out} from its JSON")
+        return
     t0 = time.time()
     with torch.inference_mode():
         print("RePaint+ linear experiment:", flush=True)
@@ -372,7 +403,6 @@ def main():
             print("demo model:", flush=True)
             image = image_suite(a.profile, a.seed, a.check)
             add_ratios(image, keys=("problem", "mask"))
-    plot_path = os.path.join(os.path.dirname(out), "images" if a.profile == "full" else "", "benchmarks.png")
     os.makedirs(os.path.dirname(plot_path), exist_ok=True)
     plot(plot_path, exact, image)
     minutes = (time.time() - t0) / 60

@@ -18,56 +18,55 @@ from comfy_client import ROOT, ComfyServer, _is_widget  # noqa: E402
 
 DEMO_INPUT = "priorpaint_demo_input.png"
 
+# Shared building blocks: the image with its alpha mask, the demo model, the encoded latent.
+LOAD = [
+    (1, "LoadImage", {"image": DEMO_INPUT}, {}),
+    (2, "PriorPaintLoadDemoModel", {"model_name": "priorpaint-unet", "prediction": "eps"}, {}),
+    (3, "VAEEncode", {}, {"pixels": (1, 0), "vae": (2, 1)}),
+]
+MASKED = LOAD + [(4, "SetLatentNoiseMask", {}, {"samples": (3, 0), "mask": (1, 1)}),
+                 (5, "KSamplerSelect", {"sampler_name": "euler"}, {})]
+REPAINT_PLUS = (6, "PriorPaintRePaintPlusSampler", {"mode": "repaint_plus_b", "jump_length": 1, "resamples": 1,
+                                                    "kappa_mode": "capped", "kappa_cap": 4.0, "sigma_data": 0.5},
+                {"sampler": (5, 0)})
+
+
+def ksampler(nid, latent):
+    return (nid, "KSampler", {"seed": 7, "steps": 20, "cfg": 1.0, "sampler_name": "euler", "scheduler": "karras",
+                              "denoise": 1.0},
+            {"model": (2, 0), "positive": (2, 2), "negative": (2, 2), "latent_image": (latent, 0)})
+
+
+def sampler_custom(nid, sampler, sigmas):
+    return [(sigmas, "BasicScheduler", {"scheduler": "karras", "steps": 20, "denoise": 1.0}, {"model": (2, 0)}),
+            (nid, "SamplerCustom", {"add_noise": True, "noise_seed": 7, "cfg": 1.0},
+             {"model": (2, 0), "positive": (2, 2), "negative": (2, 2), "sampler": (sampler, 0),
+              "sigmas": (sigmas, 0), "latent_image": (4, 0)})]
+
+
+def decode_save(nid, samples, prefix, image=None):
+    return [(nid, "VAEDecode", {}, {"samples": (samples, 0), "vae": (2, 1)}),
+            (nid + 1, "SaveImage", {"filename_prefix": prefix}, {"images": (image or nid, 0)})]
+
+
 WORKFLOWS = {
     # The foundation demo: a shipped demo model inpaints a photo with ComfyUI's own KSampler and
     # noise mask, then PriorPaint's colour-safe composite pastes it back.
-    "priorpaint_inpaint_demo": [
-        (1, "LoadImage", {"image": DEMO_INPUT}, {}),
-        (2, "PriorPaintLoadDemoModel", {"model_name": "priorpaint-unet", "prediction": "eps"}, {}),
-        (3, "VAEEncode", {}, {"pixels": (1, 0), "vae": (2, 1)}),
-        (4, "SetLatentNoiseMask", {}, {"samples": (3, 0), "mask": (1, 1)}),
-        (5, "KSampler", {"seed": 7, "steps": 20, "cfg": 1.0, "sampler_name": "euler", "scheduler": "karras",
-                         "denoise": 1.0},
-         {"model": (2, 0), "positive": (2, 2), "negative": (2, 2), "latent_image": (4, 0)}),
+    "priorpaint_inpaint_demo": MASKED[:4] + [
+        ksampler(5, 4),
         (6, "VAEDecode", {}, {"samples": (5, 0), "vae": (2, 1)}),
         (7, "PriorPaintComposite", {"feather": 0.0, "colour_match": "none"},
          {"original": (1, 0), "inpainted": (6, 0), "mask": (1, 1)}),
         (8, "SaveImage", {"filename_prefix": "priorpaint_demo"}, {"images": (7, 0)}),
     ],
     # RePaint+: a SAMPLER wrapping KSamplerSelect's euler, run by SamplerCustom on a noise-masked latent.
-    "repaint_plus": [
-        (1, "LoadImage", {"image": DEMO_INPUT}, {}),
-        (2, "PriorPaintLoadDemoModel", {"model_name": "priorpaint-unet", "prediction": "eps"}, {}),
-        (3, "VAEEncode", {}, {"pixels": (1, 0), "vae": (2, 1)}),
-        (4, "SetLatentNoiseMask", {}, {"samples": (3, 0), "mask": (1, 1)}),
-        (5, "KSamplerSelect", {"sampler_name": "euler"}, {}),
-        (6, "PriorPaintRePaintPlusSampler", {"mode": "repaint_plus_b", "jump_length": 1, "resamples": 1,
-                                             "kappa_mode": "capped", "kappa_cap": 4.0, "sigma_data": 0.5},
-         {"sampler": (5, 0)}),
-        (7, "BasicScheduler", {"scheduler": "karras", "steps": 20, "denoise": 1.0}, {"model": (2, 0)}),
-        (8, "SamplerCustom", {"add_noise": True, "noise_seed": 7, "cfg": 1.0},
-         {"model": (2, 0), "positive": (2, 2), "negative": (2, 2), "sampler": (6, 0), "sigmas": (7, 0),
-          "latent_image": (4, 0)}),
-        (9, "VAEDecode", {}, {"samples": (8, 0), "vae": (2, 1)}),
-        (10, "SaveImage", {"filename_prefix": "priorpaint_repaint_plus"}, {"images": (9, 0)}),
-    ],
+    "repaint_plus": MASKED + [REPAINT_PLUS] + sampler_custom(8, 6, 7) + decode_save(9, 8, "priorpaint_repaint_plus"),
     # IS-Diff: GMM seeds and DCE-checked restarts (Harmonized Sampler) around RePaint+, then the DCE check
     # of the result and a colour-safe composite.
-    "is_diff": [
-        (1, "LoadImage", {"image": DEMO_INPUT}, {}),
-        (2, "PriorPaintLoadDemoModel", {"model_name": "priorpaint-unet", "prediction": "eps"}, {}),
-        (3, "VAEEncode", {}, {"pixels": (1, 0), "vae": (2, 1)}),
-        (4, "SetLatentNoiseMask", {}, {"samples": (3, 0), "mask": (1, 1)}),
-        (5, "KSamplerSelect", {"sampler_name": "euler"}, {}),
-        (6, "PriorPaintRePaintPlusSampler", {"mode": "repaint_plus_b", "jump_length": 1, "resamples": 1,
-                                             "kappa_mode": "capped", "kappa_cap": 4.0, "sigma_data": 0.5},
-         {"sampler": (5, 0)}),
-        (7, "PriorPaintHarmonizedSampler", {"checkpoint": 0.5, "attempts": 3, "delta": 2, "threshold_mode": "auto"},
+    "is_diff": MASKED + [REPAINT_PLUS] + [
+        (7, "PriorPaintHarmonizedSampler", {"checkpoint": 0.5, "attempts": 3, "delta": 2, "threshold_mode": "fixed"},
          {"sampler": (6, 0), "vae": (2, 1)}),
-        (8, "BasicScheduler", {"scheduler": "karras", "steps": 20, "denoise": 1.0}, {"model": (2, 0)}),
-        (9, "SamplerCustom", {"add_noise": True, "noise_seed": 7, "cfg": 1.0},
-         {"model": (2, 0), "positive": (2, 2), "negative": (2, 2), "sampler": (7, 0), "sigmas": (8, 0),
-          "latent_image": (4, 0)}),
+    ] + sampler_custom(9, 7, 8) + [
         (10, "VAEDecode", {}, {"samples": (9, 0), "vae": (2, 1)}),
         (11, "PriorPaintDCECheck", {"bins": 64, "texture": False}, {"image": (10, 0), "mask": (1, 1)}),
         (12, "PriorPaintComposite", {"feather": 2.0, "colour_match": "lab_mean_std"},
@@ -75,18 +74,11 @@ WORKFLOWS = {
         (13, "SaveImage", {"filename_prefix": "priorpaint_is_diff"}, {"images": (12, 0)}),
     ],
     # IS-Diff's seed alone: GMM Seed fills the hole, the stock KSampler starts from it.
-    "gmm_seed": [
-        (1, "LoadImage", {"image": DEMO_INPUT}, {}),
-        (2, "PriorPaintLoadDemoModel", {"model_name": "priorpaint-unet", "prediction": "eps"}, {}),
-        (3, "VAEEncode", {}, {"pixels": (1, 0), "vae": (2, 1)}),
+    "gmm_seed": LOAD + [
         (4, "PriorPaintGMMSeed", {"components": 5, "seed": 7, "max_points": 2000, "noise_blend": 0.0},
          {"samples": (3, 0), "mask": (1, 1)}),
-        (5, "KSampler", {"seed": 7, "steps": 20, "cfg": 1.0, "sampler_name": "euler", "scheduler": "karras",
-                         "denoise": 1.0},
-         {"model": (2, 0), "positive": (2, 2), "negative": (2, 2), "latent_image": (4, 0)}),
-        (6, "VAEDecode", {}, {"samples": (5, 0), "vae": (2, 1)}),
-        (7, "SaveImage", {"filename_prefix": "priorpaint_gmm_seed"}, {"images": (6, 0)}),
-    ],
+        ksampler(5, 4),
+    ] + decode_save(6, 5, "priorpaint_gmm_seed"),
 }
 
 
