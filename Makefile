@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: comfyui demo test test-core test-nodes test-e2e workflows readme-images demo-model bench bench-quick demo-prior clean
+.PHONY: comfyui demo test test-core test-nodes test-e2e workflows readme-images demo-model bench bench-quick registry-check demo-prior clean
 
 comfyui:            ## venv with the pinned torch stack + ComfyUI 0.3.75 in .comfyui/ (or $COMFYUI_PATH), pack linked
 	@bash tools/setup_comfyui.sh
@@ -37,6 +37,9 @@ bench: comfyui      ## full bench: exact priors + demo model, writes docs/benchm
 
 bench-quick: comfyui ## quick profile with sanity assertions (CI smoke test), writes out/bench-quick/
 	$(PY) tools/bench.py --profile quick --check
+
+registry-check:     ## comfy node validate + comfy node pack (offline, pinned comfy-cli)
+	@bash tools/registry_check.sh
 
 demo-prior: comfyui ## refit the analytic demo model's weights from shipped photos
 	$(PY) tools/fit_stationary_prior.py
