@@ -10,7 +10,7 @@ import comfy.samplers
 from ..samplers import dce as dce_core
 from ..samplers import gmm_seed as seed_core
 from ..samplers import harmonized as dsr
-from ..samplers.masks import InputError, bchw_to_image, check_finite, image_to_bchw, mask_for
+from ..samplers.masks import InputError, bchw_to_image, check_finite, dilate, image_to_bchw, mask_for
 from .common import CATEGORY, node_error, send_ui_message
 
 
@@ -155,8 +155,7 @@ def _to_rgb01(x0: torch.Tensor, base_model, vae) -> torch.Tensor:
 
 
 def _ring(hole: torch.Tensor, width: int) -> torch.Tensor:
-    dil = torch.nn.functional.max_pool2d(hole, 2 * width + 1, stride=1, padding=width)
-    return dil * (1 - hole)
+    return dilate(hole, width) * (1 - hole)
 
 
 def sample_harmonized(model, x, sigmas, extra_args=None, callback=None, disable=None, base=None, checkpoint=0.5,
@@ -180,16 +179,14 @@ def sample_harmonized(model, x, sigmas, extra_args=None, callback=None, disable=
     seed = int(extra_args.get("seed") or 0)
     fits = seed_core.fit_known(y, hole, components, max_points, seed)
     c = min(max(int(round(checkpoint * levels)), 1), levels - 1)
-    known_rgb = _to_rgb01(y, base_model, vae)
-    hole_rgb = torch.nn.functional.interpolate(hole, size=known_rgb.shape[-2:], mode="bilinear", align_corners=False)
-    hole_rgb = hole_rgb.expand(known_rgb.shape[0], -1, -1, -1)
-    if threshold_mode == "auto":
+    if threshold_mode == "auto":  # decodes the known image: only needed here
+        known_rgb = _to_rgb01(y, base_model, vae)
+        hole_rgb = torch.nn.functional.interpolate(hole, size=known_rgb.shape[-2:], mode="bilinear",
+                                                   align_corners=False).expand(known_rgb.shape[0], -1, -1, -1)
         ring = _ring((hole_rgb > 0.5).float(), max(2, known_rgb.shape[-1] // 16))
-        hk = dce_core.histograms(known_rgb, 1 - hole_rgb, bins)
-        hr = dce_core.histograms(known_rgb, ring, bins)
-        ce = -(hk * (hr + dce_core.EPS).log()).sum(-1).mean(-1)
-        ent = -(hk * (hk + dce_core.EPS).log()).sum(-1).mean(-1)
-        threshold = dsr.auto_threshold(float((ce - ent).max()))
+        _, kl = dce_core.histogram_ce(dce_core.histograms(known_rgb, 1 - hole_rgb, bins),
+                                      dce_core.histograms(known_rgb, ring, bins))
+        threshold = dsr.auto_threshold(float(kl.max()))
     sigma_max = float(ms.sigma_max)
 
     def start(n, level):

@@ -61,8 +61,7 @@ class VEView:
         self.generator = torch.Generator(device=x.device).manual_seed(seed + 0x5EED)
         self.shape, self.dtype, self.device = x.shape, x.dtype, x.device
         self.evaluations = 0
-        self.expected = None  # total evaluations, when progress should count every model call
-        self._progress = None
+        self._progress = None  # set by callback() when progress should count every model call
 
     # -- coordinates -------------------------------------------------------------------------
     def sampler_sigma(self, s) -> float:
@@ -154,7 +153,6 @@ class VEView:
                       "sigma_hat": self.from_ve_sigma(s), "denoised": d["denoised"]})
 
         if expected:
-            self.expected = expected
             steps = last + 1
             self._progress = lambda d: emit(d, -(-self.evaluations * steps // expected) - 1)
             return None

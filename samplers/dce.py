@@ -48,10 +48,18 @@ def paired_histograms(x: torch.Tensor, mask: torch.Tensor, bins: int, value_rang
     return h[:, :, 0], h[:, :, 1]
 
 
-def _grad_mag(x: torch.Tensor) -> torch.Tensor:
+def grad_magnitude(x: torch.Tensor) -> torch.Tensor:
+    """Per-pixel gradient magnitude (forward differences, mean over channels): ``[B, 1, H, W]``."""
     gx = F.pad(x[..., :, 1:] - x[..., :, :-1], (0, 1, 0, 0))
     gy = F.pad(x[..., 1:, :] - x[..., :-1, :], (0, 0, 0, 1))
     return (gx**2 + gy**2).sqrt().mean(1, keepdim=True)
+
+
+def histogram_ce(hk: torch.Tensor, hu: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(H(h_k, h_u), KL(h_k ‖ h_u))`` of ``[B, C, bins]`` histograms, averaged over channels: ``[B]`` each."""
+    ce = -(hk * (hu + EPS).log()).sum(-1).mean(-1)
+    ent = -(hk * (hk + EPS).log()).sum(-1).mean(-1)
+    return ce, ce - ent
 
 
 def dce(x: torch.Tensor, mask: torch.Tensor, bins: int = 64, value_range=(0.0, 1.0), texture: bool = False,
@@ -67,23 +75,17 @@ def dce(x: torch.Tensor, mask: torch.Tensor, bins: int = 64, value_range=(0.0, 1
         m = F.interpolate(m, size=x.shape[-2:], mode="bilinear", align_corners=False)
     m = m.expand(x.shape[0], 1, *x.shape[-2:])
     if texture:
-        tex = _grad_mag(x.float()) / ((value_range[1] - value_range[0]) / 2)
+        tex = grad_magnitude(x.float()) / ((value_range[1] - value_range[0]) / 2)
     if max_pixels is not None and x.shape[-2] * x.shape[-1] > max_pixels:
         s = math.ceil(math.sqrt(x.shape[-2] * x.shape[-1] / max_pixels))
         x, m = x[..., ::s, ::s], m[..., ::s, ::s]
         if texture:
             tex = tex[..., ::s, ::s]
-    hk, hu = paired_histograms(x, m, bins, value_range)
-    ce = -(hk * (hu + EPS).log()).sum(-1).mean(-1)
-    ent = -(hk * (hk + EPS).log()).sum(-1).mean(-1)
-    out = {"dce": ce, "kl": ce - ent}
+    ce, kl = histogram_ce(*paired_histograms(x, m, bins, value_range))
     if texture:
-        tk, tu = paired_histograms(tex, m, bins, (0.0, 1.0))
-        tce = -(tk * (tu + EPS).log()).sum(-1).mean(-1)
-        tent = -(tk * (tk + EPS).log()).sum(-1).mean(-1)
-        out["dce"] = out["dce"] + texture_weight * tce
-        out["kl"] = out["kl"] + texture_weight * (tce - tent)
-    return out
+        tce, tkl = histogram_ce(*paired_histograms(tex, m, bins, (0.0, 1.0)))
+        ce, kl = ce + texture_weight * tce, kl + texture_weight * tkl
+    return {"dce": ce, "kl": kl}
 
 
 def heat_map(x: torch.Tensor, mask: torch.Tensor, bins: int = 64, value_range=(0.0, 1.0),

@@ -69,6 +69,11 @@ def broadcast_batch(x: torch.Tensor, batch: int, name: str, other: str = "the ba
                      f"batch size 1 (shared) or {batch} (one per item)")
 
 
+def dilate(mask: torch.Tensor, radius: int) -> torch.Tensor:
+    """Grow a ``[B, 1, H, W]`` mask by ``radius`` pixels (square structuring element, max-pooling)."""
+    return F.max_pool2d(mask, 2 * radius + 1, stride=1, padding=radius) if radius > 0 else mask
+
+
 def check_finite(x: torch.Tensor, name: str) -> None:
     if not torch.isfinite(x).all():
         raise InputError(name, "contains NaN or Inf values", "finite numbers")

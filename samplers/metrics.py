@@ -17,6 +17,9 @@ import math
 import torch
 import torch.nn.functional as F
 
+from .dce import dce, grad_magnitude
+from .masks import dilate
+
 
 # ---------------------------------------------------------------------------------------------
 # distributions
@@ -101,20 +104,7 @@ def harmony_kl(x: torch.Tensor, mask: torch.Tensor, bins: int = 64) -> torch.Ten
     The same measure the DCE Check node reports (``samplers/dce.py``), so bench numbers and node
     read-outs are comparable. Lower is more harmonious; images in [0, 1].
     """
-    from .dce import dce
-
     return dce(x, mask, bins=bins)["kl"].double()
-
-
-def _grad_mag(x: torch.Tensor) -> torch.Tensor:
-    """Per-pixel gradient magnitude (forward differences, mean over channels): ``[B, 1, H, W]``."""
-    gx = F.pad(x[..., :, 1:] - x[..., :, :-1], (0, 1, 0, 0))
-    gy = F.pad(x[..., 1:, :] - x[..., :-1, :], (0, 0, 0, 1))
-    return (gx**2 + gy**2).sqrt().mean(1, keepdim=True)
-
-
-def _dilate(m: torch.Tensor, r: int) -> torch.Tensor:
-    return F.max_pool2d(m, 2 * r + 1, stride=1, padding=r) if r > 0 else m
 
 
 def seam_score(x: torch.Tensor, mask: torch.Tensor, band: int = 2, context: int = 8) -> torch.Tensor:
@@ -125,10 +115,10 @@ def seam_score(x: torch.Tensor, mask: torch.Tensor, band: int = 2, context: int 
     """
     hard = (mask > 0.5).double()[:, :1]
     inv = 1 - hard
-    boundary = _dilate(hard, band) * _dilate(inv, band)
-    inner = hard * (1 - _dilate(inv, band)) * _dilate(inv, band + context)
-    outer = inv * (1 - _dilate(hard, band)) * _dilate(hard, band + context)
-    g = _grad_mag(x.double())
+    boundary = dilate(hard, band) * dilate(inv, band)
+    inner = hard * (1 - dilate(inv, band)) * dilate(inv, band + context)
+    outer = inv * (1 - dilate(hard, band)) * dilate(hard, band + context)
+    g = grad_magnitude(x.double())
     g = g.expand(max(g.shape[0], hard.shape[0]), -1, -1, -1)
 
     def avg(w):

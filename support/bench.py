@@ -117,7 +117,9 @@ class Method:
     extra: dict = field(default_factory=dict)
 
 
-def _sample_custom(model, task: Task, sampler, sigmas):
+def _sample_custom(model, task: Task, sampler, steps: int):
+    """SamplerCustom's path: ``sampler`` over a ``steps``-step schedule of ``task.scheduler``."""
+    sigmas = comfy.samplers.calculate_sigmas(model.get_model_object("model_sampling"), task.scheduler, steps)
     noise = comfy.sample.prepare_noise(task.latent, task.seed)
     return comfy.sample.sample_custom(model, noise, 1.0, sampler, sigmas, task.positive, task.negative, task.latent,
                                       noise_mask=task.mask, disable_pbar=True, seed=task.seed)
@@ -148,8 +150,7 @@ def repaint(levels: int, jump_length: int, resamples: int) -> Method:
     sampler = make_ksampler(_repaint_core, "repaint", jump_length=jump_length, resamples=resamples)
 
     def run(model, task: Task):
-        sigmas = comfy.samplers.calculate_sigmas(model.get_model_object("model_sampling"), task.scheduler, levels)
-        return _sample_custom(model, task, sampler, sigmas)
+        return _sample_custom(model, task, sampler, levels)
 
     nfe = count_evaluations(levels, jump_length, resamples)
     return Method("RePaint", f"{levels} levels, j={jump_length}, r={resamples}", nfe, run, extra={"nfe": nfe})
@@ -160,8 +161,7 @@ def dps(steps: int, scale: float) -> Method:
     sampler = make_ksampler(_dps_core, "dps", scale=scale)
 
     def run(model, task: Task):
-        sigmas = comfy.samplers.calculate_sigmas(model.get_model_object("model_sampling"), task.scheduler, steps)
-        return _sample_custom(model, task, sampler, sigmas)
+        return _sample_custom(model, task, sampler, steps)
 
     return Method("DPS", f"{steps} steps, ζ={scale}", steps, run)
 
@@ -179,8 +179,7 @@ def repaint_plus(levels: int, variant: str = "B", jump_length: int = 1, resample
                               window=window)
 
     def run(model, task: Task):
-        sigmas = comfy.samplers.calculate_sigmas(model.get_model_object("model_sampling"), task.scheduler, levels)
-        return _sample_custom(model, task, sampler, sigmas)
+        return _sample_custom(model, task, sampler, levels)
 
     nfe = rpp_count(levels, jump_length, resamples, window)
     kap = f"κ={kappa_mode}" + (f"≤{kappa_cap:g}" if kappa_mode == "capped" else "")
@@ -219,8 +218,7 @@ def is_diff(steps: int, base: str | None = None, threshold: float = 1.5, attempt
         threshold_mode=threshold_mode))
 
     def run(model, task: Task):
-        sigmas = comfy.samplers.calculate_sigmas(model.get_model_object("model_sampling"), task.scheduler, steps)
-        return _sample_custom(model, task, sampler, sigmas)
+        return _sample_custom(model, task, sampler, steps)
 
     tau = "τ auto" if threshold_mode == "auto" else f"τ={threshold:g}"
     return Method("IS-Diff", f"{steps} levels, N={attempts}, δ={delta}, {tau}, base {base or 'euler'}", steps, run,

@@ -137,17 +137,6 @@ class GaussianMixturePrior:
         """Root-mean-square per-coordinate standard deviation of the prior (a scalar 'σ_data')."""
         return float(self.as_mixture().covariance().diagonal().mean().sqrt())
 
-    def responsibilities(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-        """``w_j(x, σ)`` for ``x [B, d]`` and ``sigma [B]``: ``[B, K]``."""
-        x, sigma = x.to(_F), sigma.to(_F).reshape(-1, 1, 1)
-        lam = self._lam[None] + sigma**2  # [B, K, d]
-        r = x[:, None, :] - self.means[None]  # [B, K, d]
-        proj = torch.einsum("bkd,kde->bke", r, self._v)  # coordinates in each eigenbasis
-        maha = (proj**2 / lam).sum(-1)
-        logdet = lam.log().sum(-1)
-        logp = self.weights.log()[None] - 0.5 * (maha + logdet)
-        return torch.softmax(logp, dim=-1)
-
     def denoise(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
         """Exact ``E[x0 | x0 + σ ε = x]`` for ``x [B, d]``, ``sigma [B]`` (σ ≥ 0)."""
         x64, s = x.to(_F), sigma.to(_F).reshape(-1)

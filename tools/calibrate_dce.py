@@ -46,8 +46,7 @@ def main():
                     sampler = comfy.samplers.KSAMPLER(sample_harmonized, extra_options=dict(
                         attempts=1, threshold=0.0, threshold_mode=mode, record=rec))
                     task = B.Task(gt.expand(2, -1, -1, -1).contiguous(), mask, cond, cond, a.seed)
-                    sigmas = comfy.samplers.calculate_sigmas(model.get_model_object("model_sampling"), "karras", 20)
-                    B._sample_custom(model, task, sampler, sigmas)
+                    B._sample_custom(model, task, sampler, 20)  # task.scheduler: karras
                     out.append((name, kind, rec[0]["threshold"], rec[0]["attempts"][0][1]))
     scores = sorted(s for _, _, _, ss in fixed for s in ss)
     print(f"{len(scores)} checkpoint KL values: min {scores[0]:.3f}, quartiles "

@@ -11,7 +11,6 @@ import json
 import os
 import sys
 
-import torch
 from safetensors.torch import save_file
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))

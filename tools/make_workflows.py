@@ -44,9 +44,9 @@ def sampler_custom(nid, sampler, sigmas):
               "sigmas": (sigmas, 0), "latent_image": (4, 0)})]
 
 
-def decode_save(nid, samples, prefix, image=None):
+def decode_save(nid, samples, prefix):
     return [(nid, "VAEDecode", {}, {"samples": (samples, 0), "vae": (2, 1)}),
-            (nid + 1, "SaveImage", {"filename_prefix": prefix}, {"images": (image or nid, 0)})]
+            (nid + 1, "SaveImage", {"filename_prefix": prefix}, {"images": (nid, 0)})]
 
 
 WORKFLOWS = {

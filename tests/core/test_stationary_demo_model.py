@@ -13,7 +13,7 @@ def _model():
 
 
 def test_denoiser_is_a_symmetric_shrinkage_operator():
-    m = _model().double() if False else _model()
+    m = _model()
     h, w, d = 4, 5, 3 * 4 * 5
     sigma = torch.tensor([0.3])
     mu = m.mu.view(1, 3, 1, 1)

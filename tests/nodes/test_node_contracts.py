@@ -8,7 +8,6 @@ import torch
 
 import comfy.sample
 import comfy.utils
-from comfy_api.latest import io
 
 import harness
 from priorpaint.nodes import NODES, PriorPaintExtension
