@@ -5,9 +5,10 @@ from .image import Composite
 from .isdiff import DCECheck, GMMSeed, HarmonizedSampler
 from .models import LoadDemoModel
 from .repaint import RePaintPlusSampler
+from .vipaint import VIPaint
 
 NODES: list[type[io.ComfyNode]] = [LoadDemoModel, Composite, RePaintPlusSampler, GMMSeed, DCECheck,
-                                   HarmonizedSampler]
+                                   HarmonizedSampler, VIPaint]
 
 
 class PriorPaintExtension(ComfyExtension):

@@ -43,6 +43,14 @@ def make_weights_autograd_safe(module: torch.nn.Module) -> None:
                     m._buffers[name] = b.detach().clone()
 
 
+def _pack_copy(t: torch.Tensor) -> torch.Tensor:
+    return t.clone() if not isinstance(t, torch.nn.Parameter) else t
+
+
+def _unpack(t: torch.Tensor) -> torch.Tensor:
+    return t
+
+
 class VEView:
     """The model, mask, known image and noise of one ``KSAMPLER`` call, in VE coordinates."""
 
@@ -126,6 +134,40 @@ class VEView:
         x0, grad = x0.detach().clone(), grad.detach().clone()
         self._count(x_ve, x0, s_ve)
         return x0, grad
+
+    def prepare_autograd(self, vae=None) -> None:
+        """Make the model (and ``vae``) differentiable for :meth:`denoise_diff`; call inside
+        ``torch.inference_mode(False)``. Weights are de-inferenced once (same values); the extra args
+        and this sampling run's conds (ComfyUI's per-run copies, never the user's) are cloned so that
+        autograd may save them (comfyui-integration.md §3.3–3.4)."""
+        if not getattr(self, "_autograd_ready", False):
+            make_weights_autograd_safe(self.model.inner_model.inner_model)
+            self._autograd_ready = True
+        if vae is not None:
+            make_weights_autograd_safe(vae.first_stage_model)
+        self._diff_extra = {k: (v.clone() if torch.is_tensor(v) else v) for k, v in self.extra.items()}
+        conds = getattr(self.model.inner_model, "conds", None) or {}
+        for entries in conds.values():
+            for c in entries:
+                mc = c.get("model_conds") if isinstance(c, dict) else None
+                if not mc:
+                    continue
+                for k, v in list(mc.items()):
+                    t = getattr(v, "cond", None)
+                    if torch.is_tensor(t) and t.is_inference() and hasattr(v, "_copy_with"):
+                        mc[k] = v._copy_with(t.clone())
+
+    def denoise_diff(self, x_ve: torch.Tensor, s_ve: float) -> torch.Tensor:
+        """``D(x_VE, σ_VE)`` with the autograd graph kept (after :meth:`prepare_autograd`, inside
+        ``inference_mode(False)`` and ``enable_grad``); progress/previews get detached copies."""
+        comfy.model_management.throw_exception_if_processing_interrupted()
+        s = self.from_ve_sigma(s_ve)
+        # saved tensors are copied: ComfyUI's models update some activations in place (Flux's blocks do
+        # ``x += ...``), which would otherwise invalidate what autograd saved for the backward pass
+        with torch.autograd.graph.saved_tensors_hooks(_pack_copy, _unpack):
+            x0 = self.model(self.from_ve(x_ve, s_ve), s * self.s_in.clone(), **self._diff_extra)
+        self._count(x_ve.detach(), x0.detach(), s_ve)
+        return x0
 
     def _count(self, x_ve, x0, s_ve) -> None:
         self.evaluations += 1

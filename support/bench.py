@@ -225,6 +225,28 @@ def is_diff(steps: int, base: str | None = None, threshold: float = 1.5, attempt
                   family="is_diff")
 
 
+def vipaint(iterations: int, dps_steps: int, keypoints: int = 2, t_e: int = 550, t_s: int = 400,
+            dps_scale: float = 1.0) -> Method:
+    """VIPaint through the node's own KSAMPLER (nodes/vipaint.py), one posterior sample per image."""
+    from ..nodes.vipaint import sample_vipaint_k, schedule
+    from ..samplers.vipaint import VIPaintSettings, count_evaluations
+
+    def run(model, task: Task):
+        ms = model.get_model_object("model_sampling")
+        kp, dps_s, grid = schedule(ms, t_e, t_s, keypoints, dps_steps)
+        sampler = comfy.samplers.KSAMPLER(sample_vipaint_k, extra_options=dict(
+            keypoints=keypoints, samples=1, dps_steps=dps_steps, prior_grid=grid,
+            settings=VIPaintSettings(iterations=iterations, dps_scale=dps_scale)))
+        sigmas = torch.tensor(kp + dps_s)
+        noise = comfy.sample.prepare_noise(task.latent, task.seed)
+        return comfy.sample.sample_custom(model, noise, 1.0, sampler, sigmas, task.positive, task.negative,
+                                          task.latent, noise_mask=task.mask, disable_pbar=True, seed=task.seed)
+
+    nfe = count_evaluations(keypoints, iterations, dps_steps)
+    return Method("VIPaint", f"K={keypoints}, {iterations} it, DPS {dps_steps}, ζ={dps_scale:g}", nfe, run,
+                  family="vipaint", extra={"nfe": nfe})
+
+
 def registered_methods(profile: str, kind: str) -> list[Method]:
     """Every method the bench runs. ``kind``: "exact" (exact priors) or "image" (demo model)."""
     quick = profile == "quick"
@@ -252,6 +274,12 @@ def registered_methods(profile: str, kind: str) -> list[Method]:
     if not quick:
         out += [is_diff(20, threshold_mode="auto"), is_diff(20, base="repaint_plus")]
     out += [dps(20 if quick else 50, 1.0 if kind == "exact" else 0.5)]
+    zeta = 1.0 if kind == "exact" else 0.5
+    if kind == "exact":
+        out += [dps(150, 1.0)] if not quick else []
+        out += [vipaint(10, 20)] if quick else [vipaint(50, 400), vipaint(20, 50), vipaint(10, 20), vipaint(0, 50)]
+    elif not quick:
+        out += [vipaint(20, 50, dps_scale=zeta)]
     return out
 
 
