@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: comfyui demo test test-core test-nodes test-e2e workflows readme-images demo-model bench bench-quick registry-check demo-prior clean
+.PHONY: comfyui demo test test-core test-nodes test-e2e workflows readme-images demo-model bench bench-quick bench-vipaint registry-check demo-prior clean
 
 comfyui:            ## venv with the pinned torch stack + ComfyUI 0.3.75 in .comfyui/ (or $COMFYUI_PATH), pack linked
 	@bash tools/setup_comfyui.sh
@@ -34,6 +34,9 @@ demo-model: comfyui ## retrain the demo UNet (about 20 min on 2 cores) and rewri
 
 bench: comfyui      ## full bench: exact priors + demo model, writes docs/benchmarks.md (+ .json, images/benchmarks.png)
 	$(PY) tools/bench.py --profile full
+
+bench-vipaint: comfyui ## VIPaint's time and peak memory vs a plain sampler of equal steps (docs/vipaint-cost.json)
+	$(PY) tools/bench_vipaint_cost.py
 
 bench-quick: comfyui ## quick profile with sanity assertions (CI smoke test), writes out/bench-quick/
 	$(PY) tools/bench.py --profile quick --check

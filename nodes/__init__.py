@@ -1,6 +1,7 @@
 """ComfyUI adapters (V3 schema). Thin: validate and convert at the boundary, call ``samplers/``."""
 from comfy_api.latest import ComfyExtension, io
 
+from .aid import ApplyAIDGuidance, LoadAIDGuidance, TrainAIDGuidance
 from .image import Composite
 from .isdiff import DCECheck, GMMSeed, HarmonizedSampler
 from .models import LoadDemoModel
@@ -8,7 +9,8 @@ from .repaint import RePaintPlusSampler
 from .vipaint import VIPaint
 
 NODES: list[type[io.ComfyNode]] = [LoadDemoModel, Composite, RePaintPlusSampler, GMMSeed, DCECheck,
-                                   HarmonizedSampler, VIPaint]
+                                   HarmonizedSampler, VIPaint, LoadAIDGuidance,
+                                   ApplyAIDGuidance, TrainAIDGuidance]
 
 
 class PriorPaintExtension(ComfyExtension):

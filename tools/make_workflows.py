@@ -79,6 +79,20 @@ WORKFLOWS = {
          {"samples": (3, 0), "mask": (1, 1)}),
         ksampler(5, 4),
     ] + decode_save(6, 5, "priorpaint_gmm_seed"),
+    # VIPaint: fit the hierarchical posterior to the known pixels, draw two samples, DPS through the VAE,
+    # then a colour-safe composite of both samples.
+    "vipaint": MASKED[:4] + [
+        (5, "PriorPaintVIPaint", {"seed": 7, "cfg": 1.0, "t_e": 550, "t_s": 400, "keypoints": 2, "iterations": 20,
+                                  "lr_mean": 0.1, "lr_logvar": 0.001, "lr_gamma": 0.01, "prior_weight": 100.0,
+                                  "hier_weight": 100.0, "recon_weight": 100.0, "dps_steps": 30, "dps_scale": 0.5,
+                                  "samples": 2},
+         {"model": (2, 0), "positive": (2, 2), "negative": (2, 2), "latent_image": (4, 0), "vae": (2, 1),
+          "image": (1, 0)}),
+        (6, "VAEDecode", {}, {"samples": (5, 0), "vae": (2, 1)}),
+        (7, "PriorPaintComposite", {"feather": 2.0, "colour_match": "none"},
+         {"original": (1, 0), "inpainted": (6, 0), "mask": (1, 1)}),
+        (8, "SaveImage", {"filename_prefix": "priorpaint_vipaint"}, {"images": (7, 0)}),
+    ],
 }
 
 

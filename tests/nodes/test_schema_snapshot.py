@@ -6,7 +6,13 @@ import json
 import os
 import sys
 
-from priorpaint.nodes import NODES
+if __name__ == "__main__":  # the --update path outside pytest: same setup as conftest
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    import harness
+
+    harness.comfy_setup()
+
+from priorpaint.nodes import NODES  # noqa: E402
 
 SNAPSHOT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "schema_snapshot.json")
 

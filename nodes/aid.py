@@ -1,0 +1,394 @@
+"""AID guidance nodes: Load AID Guidance (safetensors from models/inpaint_guidance) and Apply AID Guidance
+(a patched clone of the MODEL whose post-CFG hook adds the module's drift at every step).
+
+Extension points used (comfyui-integration.md §4): ``set_model_sampler_post_cfg_function`` (the
+correction, composable with other packs, works with every sampler), a ``SAMPLER_SAMPLE`` wrapper (reads
+this run's known latent and mask, which the post-CFG hook does not receive) and
+``set_additional_models`` (the module is loaded and offloaded by ComfyUI's memory manager).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+
+import torch
+from comfy_api.latest import io
+
+import comfy.model_management
+import comfy.model_patcher
+import comfy.model_sampling
+import comfy.patcher_extension
+import comfy.utils
+import folder_paths
+
+from ..samplers import aid as core
+from ..samplers.masks import InputError
+from .common import CATEGORY, node_error, send_ui_message
+
+FOLDER = "inpaint_guidance"
+MAX_BYTES = 512 * 2**20  # a guidance module is < 1% of a backbone; 512 MiB covers a 12B-parameter one
+STATE_KEY = "priorpaint_aid"
+
+
+SHIPPED = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "demomodel", "weights", "aid")
+
+
+def register_folder() -> None:
+    """``models/inpaint_guidance`` (.safetensors only) plus the pack's shipped modules, added without
+    dropping paths a user's extra_model_paths.yaml already registered (comfyui-integration.md §7)."""
+    paths, _ = folder_paths.folder_names_and_paths.get(FOLDER, ([], set()))
+    paths = list(paths)
+    for d in (os.path.join(folder_paths.models_dir, FOLDER), SHIPPED):
+        if d not in paths:
+            paths.append(d)
+    folder_paths.folder_names_and_paths[FOLDER] = (paths, {".safetensors"})
+
+
+register_folder()
+
+
+# ---------------------------------------------------------------------------------------------
+# backbone identity and a VE denoiser for training
+# ---------------------------------------------------------------------------------------------
+def _sampling_kind(ms) -> str:
+    for cls, name in ((comfy.model_sampling.CONST, "flow"), (comfy.model_sampling.V_PREDICTION, "v"),
+                      (comfy.model_sampling.EDM, "edm"), (comfy.model_sampling.EPS, "eps")):
+        if isinstance(ms, cls):
+            return name
+    return type(ms).__name__
+
+
+def fingerprint(model) -> str:
+    """A cheap identity of the backbone's weights: keys, shapes and 64 strided values per tensor."""
+    h = hashlib.sha256()
+    for k, v in sorted(model.model.diffusion_model.state_dict().items()):
+        h.update(k.encode())
+        h.update(str(tuple(v.shape)).encode())
+        if v.numel() and v.dtype.is_floating_point:
+            flat = v.detach().reshape(-1)
+            sample = flat[:: max(1, flat.numel() // 64)][:64].to("cpu", torch.float64)
+            h.update(json.dumps([round(float(x), 6) for x in sample]).encode())
+    return h.hexdigest()[:16]
+
+
+def backbone_info(model) -> dict:
+    """What a module is pinned to: latent channels, model_sampling kind/shift, VE σ range, fingerprint."""
+    ms = model.get_model_object("model_sampling")
+    kind = _sampling_kind(ms)
+    lo, hi = float(ms.sigma_min), float(ms.sigma_max)
+    if kind == "flow":
+        hi = min(hi, 1.0 - 1e-4)
+        lo, hi = lo / (1 - lo), hi / (1 - hi)
+    return {"latent_channels": int(model.model.latent_format.latent_channels), "sampling": kind,
+            "shift": float(getattr(ms, "shift", 1.0)) if kind == "flow" else None, "sigma_min": lo, "sigma_max": hi,
+            "fingerprint": fingerprint(model)}
+
+
+def ve_denoiser(model, conditioning: list | None = None):
+    """``D(x_VE, σ_VE [B])`` through the MODEL's own ``apply_model`` (cfg 1, one conditioning)."""
+    base = model.model
+    ms = base.model_sampling
+    flow = isinstance(ms, comfy.model_sampling.CONST)
+    cond = None
+    if conditioning:
+        cond = conditioning[0][0]
+
+    def denoise(x_ve: torch.Tensor, s_ve: torch.Tensor) -> torch.Tensor:
+        s = s_ve / (1 + s_ve) if flow else s_ve
+        x = x_ve * (1 - s).reshape(-1, 1, 1, 1) if flow else x_ve
+        kw = {"transformer_options": {"sigmas": s}}
+        if cond is not None:
+            kw["c_crossattn"] = cond.expand(x.shape[0], *cond.shape[1:]).to(x)
+        return base.apply_model(x, s, **kw).float()
+
+    return denoise
+
+
+# ---------------------------------------------------------------------------------------------
+# loading
+# ---------------------------------------------------------------------------------------------
+class Guidance:
+    """A loaded module: the network (CPU, eval), its decoded metadata and where it came from."""
+
+    def __init__(self, net: core.GuidanceNet, info: dict, name: str):
+        self.net, self.info, self.name = net, info, name
+
+    def summary(self) -> str:
+        b, t = self.info["backbone"], self.info["training"]
+        return (f"{self.name}: {core.parameter_count(self.net):,} params; backbone {b.get('sampling')}, "
+                f"{b.get('latent_channels')} ch, fingerprint {b.get('fingerprint')}; trained "
+                f"{t.get('iterations', '?')} it")
+
+
+def load_guidance_file(path: str, name: str | None = None) -> Guidance:
+    """Load and validate a module file (safetensors only, size-limited)."""
+    label = name or os.path.basename(path)
+    if not path.endswith(".safetensors"):
+        raise InputError("guidance_name", f"{label!r} is not a .safetensors file", "a .safetensors module")
+    size = os.path.getsize(path)
+    if size > MAX_BYTES:
+        raise InputError("guidance_name", f"{label!r} is {size / 2**20:.0f} MiB", f"at most {MAX_BYTES // 2**20} MiB")
+    try:
+        sd, meta = comfy.utils.load_torch_file(path, safe_load=True, return_metadata=True)
+    except Exception as e:  # truncated / corrupt files
+        raise InputError("guidance_name", f"{label!r} cannot be read as safetensors ({type(e).__name__}: "
+                                          f"{str(e)[:120]})", "an intact module file") from None
+    try:
+        info = core.parse_metadata(meta)
+        net = core.build_from_state(sd, info)
+    except core.ModuleFormatError as e:
+        raise InputError("guidance_name", f"{label!r} {e}", "a module written by PriorPaint's AID trainer") from None
+    return Guidance(net, info, label)
+
+
+def resolve_name(name: str) -> str:
+    """A listed name inside a registered inpaint_guidance folder; never a path outside one."""
+    if not name or os.path.isabs(name) or ".." in name.replace("\\", "/").split("/"):
+        raise InputError("guidance_name", f"{name!r} is not a plain file name",
+                         f"one of the files in models/{FOLDER}")
+    path = folder_paths.get_full_path(FOLDER, name)
+    if path is None:
+        raise InputError("guidance_name", f"{name!r} is not in models/{FOLDER}", "a listed module file")
+    return path
+
+
+class LoadAIDGuidance(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="PriorPaintLoadAIDGuidance",
+            display_name="Load AID Guidance",
+            category=f"{CATEGORY}/aid",
+            description=("Loads an AID guidance module (.safetensors from models/inpaint_guidance, or any folder "
+                         "listed under 'inpaint_guidance' in extra_model_paths.yaml). Its metadata says which "
+                         "backbone and time parameterisation it was trained for; Apply AID Guidance checks them."),
+            inputs=[io.Combo.Input("guidance_name", options=folder_paths.get_filename_list(FOLDER),
+                                   tooltip="A module trained by PriorPaint's AID trainer for your MODEL.")],
+            outputs=[io.Custom("PRIORPAINT_AID").Output("GUIDANCE", tooltip="Connect to Apply AID Guidance.")],
+            hidden=[io.Hidden.unique_id],
+        )
+
+    @classmethod
+    def execute(cls, guidance_name) -> io.NodeOutput:
+        try:
+            g = load_guidance_file(resolve_name(guidance_name), guidance_name)
+        except InputError as e:
+            raise node_error("Load AID Guidance", e) from None
+        node_id = getattr(cls.hidden, "unique_id", None) if cls.hidden is not None else None
+        send_ui_message("status", {"text": g.summary(), "metadata": {k: v for k, v in g.info.items() if k != "time"}},
+                        node_id)
+        return io.NodeOutput(g)
+
+
+# ---------------------------------------------------------------------------------------------
+# applying
+# ---------------------------------------------------------------------------------------------
+def patch_model(model, guidance: Guidance, strength: float):
+    """A clone of ``model`` whose denoiser output becomes ``D − strength·(σ/σ̇)·µ`` at every evaluation."""
+    tp: core.TimeParam = guidance.info["time"]
+    m = model.clone()
+    device = comfy.model_management.get_torch_device()
+    holder = comfy.model_patcher.ModelPatcher(guidance.net, load_device=device,
+                                              offload_device=comfy.model_management.unet_offload_device())
+    m.set_additional_models(STATE_KEY, [holder])
+    flow = isinstance(m.get_model_object("model_sampling"), comfy.model_sampling.CONST)
+
+    def sampler_wrapper(executor, guider, sigmas, extra_args, callback, noise, latent_image=None,
+                        denoise_mask=None, disable_pbar=False):
+        opts = extra_args.setdefault("model_options", {})
+        topts = dict(opts.get("transformer_options", {}))
+        topts[STATE_KEY] = {"y": latent_image, "mask": denoise_mask}
+        opts["transformer_options"] = topts
+        return executor(guider, sigmas, extra_args, callback, noise, latent_image, denoise_mask, disable_pbar)
+
+    def post_cfg(args):
+        den = args["denoised"]
+        state = args["model_options"].get("transformer_options", {}).get(STATE_KEY, {})
+        x, sigma = args["input"], args["sigma"].reshape(-1).float()
+        if sigma.numel() == 1:
+            sigma = sigma.expand(x.shape[0])
+        s_ve = sigma / (1 - sigma.clamp_max(1 - 1e-4)) if flow else sigma
+        x_ve = x / (1 - sigma.clamp_max(1 - 1e-4)).reshape(-1, 1, 1, 1) if flow else x
+        y, mask = state.get("y"), state.get("mask")
+        known = torch.zeros_like(x[:, :1]) if mask is None else 1.0 - mask[:, :1].to(x).expand(x.shape[0], -1, -1, -1)
+        y = torch.zeros_like(x) if y is None else y.to(x)
+        p = next(guidance.net.parameters())
+        with torch.no_grad():
+            mu = guidance.net(tp.time(s_ve).float().to(p.device), x_ve.to(p), s_ve.to(p), known.to(p),
+                              (known * y).to(p)).to(den)
+        return core.guided_denoised(den, s_ve.to(den.device), mu, tp, strength)
+
+    m.set_model_sampler_post_cfg_function(post_cfg)
+    m.add_wrapper_with_key(comfy.patcher_extension.WrappersMP.SAMPLER_SAMPLE, STATE_KEY, sampler_wrapper)
+    return m
+
+
+class ApplyAIDGuidance(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="PriorPaintApplyAIDGuidance",
+            display_name="Apply AID Guidance",
+            category=f"{CATEGORY}/aid",
+            description=("AID (Huang & Zhou 2026): returns a copy of the MODEL whose sampler drift is corrected at "
+                         "every step by the learned guidance module (D' = D − (σ/σ̇)·µ(t, x; mask, known image)). "
+                         "Works with any sampler node; sample a noise-masked LATENT as usual. Costs one small "
+                         "module call per model evaluation. Fails if the module was trained for another model."),
+            inputs=[
+                io.Model.Input("model", tooltip="The backbone the module was trained for."),
+                io.Custom("PRIORPAINT_AID").Input("guidance", tooltip="From Load AID Guidance."),
+                io.Float.Input("strength", default=1.0, min=0.0, max=10.0, step=0.05,
+                               tooltip="Scales the module's drift (1 = as trained, 0 = off)."),
+            ],
+            outputs=[io.Model.Output("MODEL", tooltip="The patched MODEL (the input MODEL is not changed).")],
+        )
+
+    @classmethod
+    def execute(cls, model, guidance, strength) -> io.NodeOutput:
+        try:
+            core.check_backbone(guidance.info, backbone_info(model))
+        except core.ModuleFormatError as e:
+            raise node_error("Apply AID Guidance", InputError("guidance", f"{guidance.name!r} {e}",
+                                                              "a module trained for this MODEL")) from None
+        return io.NodeOutput(patch_model(model, guidance, strength))
+
+
+# ---------------------------------------------------------------------------------------------
+# training inside ComfyUI
+# ---------------------------------------------------------------------------------------------
+def latent_crops(latents: torch.Tensor, batch: int, crop: int, g: torch.Generator) -> torch.Tensor:
+    """``batch`` random ``crop``² windows (random image, position and horizontal flip) of ``latents``."""
+    n, _, h, w = latents.shape
+    out = []
+    for _ in range(batch):
+        k = int(torch.randint(0, n, (1,), generator=g))
+        i = int(torch.randint(0, h - crop + 1, (1,), generator=g))
+        j = int(torch.randint(0, w - crop + 1, (1,), generator=g))
+        x = latents[k, :, i:i + crop, j:j + crop]
+        out.append(x.flip(-1) if float(torch.rand((), generator=g)) < 0.5 else x)
+    return torch.stack(out)
+
+
+def random_masks(kind: str, batch: int, crop: int, g: torch.Generator) -> torch.Tensor:
+    from ..samplers.maskgen import MASK_KINDS, make_mask
+
+    kinds = MASK_KINDS if kind == "mixed" else (kind,)
+    idx = torch.randint(0, len(kinds), (batch,), generator=g).tolist()
+    seeds = torch.randint(0, 2**31 - 1, (batch,), generator=g).tolist()
+    return torch.cat([make_mask(kinds[i], crop, crop, s) for i, s in zip(idx, seeds)])
+
+
+class TrainAIDGuidance(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="PriorPaintTrainAIDGuidance",
+            display_name="Train AID Guidance",
+            category=f"{CATEGORY}/aid",
+            description=("Trains an AID guidance module for this MODEL (actor–critic, the backbone frozen and only run "
+                         "forward): random latent crops of 'images' with random masks, Euler rollouts whose steps are "
+                         "nudged by the module, terminal cost = squared error to the image. Saves "
+                         "models/inpaint_guidance/<name>.safetensors (and a resumable checkpoint every "
+                         "'checkpoint_every' iterations in the output folder). Interrupting writes a checkpoint; "
+                         "run again with resume on to continue. Long: see docs/aid.md for times."),
+            inputs=[
+                io.Model.Input("model", tooltip="The frozen backbone."),
+                io.Vae.Input("vae", tooltip="Encodes the training images to the model's latent space."),
+                io.Image.Input("images", tooltip="Training images (any size ≥ the crop after encoding)."),
+                io.String.Input("name", default="my-aid-guidance",
+                                tooltip="File name (letters, digits, - _ .) in models/inpaint_guidance."),
+                io.Combo.Input("mask_kind", options=["mixed", "wide", "half", "expand", "box"], default="mixed",
+                               tooltip="Training masks: LaMa-style strokes, half, expand, box, or a mix."),
+                io.Int.Input("iterations", default=600, min=1, max=1_000_000, tooltip="Actor–critic iterations."),
+                io.Int.Input("batch", default=48, min=2, max=4096, step=2,
+                             tooltip="Rollouts per iteration (even: explored in ± pairs)."),
+                io.Int.Input("crop", default=32, min=8, max=512, tooltip="Crop size in latent pixels."),
+                io.Int.Input("steps", default=8, min=2, max=100, tooltip="Euler steps per training rollout."),
+                io.Float.Input("lr_actor", default=1e-3, min=0.0, max=1.0, step=1e-4, tooltip="Actor learning rate."),
+                io.Float.Input("lr_critic", default=1e-3, min=0.0, max=1.0, step=1e-4, tooltip="Critic learning rate."),
+                io.Float.Input("lam", default=0.1, min=1e-6, max=100.0, step=0.01,
+                               tooltip="λ: exploration variance 2λ/(βd)."),
+                io.Float.Input("beta", default=1.0, min=1e-6, max=1000.0, step=0.1, tooltip="β: cost of the control."),
+                io.Int.Input("seed", default=0, min=0, max=0xFFFFFFFFFFFFFFFF, tooltip="Seed of the whole run."),
+                io.Boolean.Input("resume", default=True, tooltip="Continue from this name's checkpoint if there is one."),
+                io.Int.Input("checkpoint_every", default=50, min=1, max=100_000, tooltip="Checkpoint interval."),
+                io.Conditioning.Input("conditioning", optional=True,
+                                      tooltip="Conditioning the backbone sees during training (default: the "
+                                              "model's empty/unconditional input)."),
+            ],
+            outputs=[io.Custom("PRIORPAINT_AID").Output("GUIDANCE", tooltip="The trained module."),
+                     io.String.Output("path", tooltip="Where the module was saved.")],
+            hidden=[io.Hidden.unique_id],
+            is_output_node=True,
+        )
+
+    @classmethod
+    def execute(cls, model, vae, images, name, mask_kind, iterations, batch, crop, steps, lr_actor, lr_critic, lam,
+                beta, seed, resume, checkpoint_every, conditioning=None) -> io.NodeOutput:
+        import re
+        import time
+
+        node = "Train AID Guidance"
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}", name) or ".." in name:
+            raise node_error(node, InputError("name", f"is {name!r}", "a plain file name (letters, digits, - _ .)"))
+        if batch % 2:
+            raise node_error(node, InputError("batch", f"is {batch}", "an even number (± exploration pairs)"))
+        name = name[:-12] if name.endswith(".safetensors") else name
+        out_dir = os.path.join(folder_paths.models_dir, FOLDER)
+        ckpt_dir = os.path.join(folder_paths.get_output_directory(), "priorpaint_aid")
+        os.makedirs(out_dir, exist_ok=True)
+        os.makedirs(ckpt_dir, exist_ok=True)
+        ckpt = os.path.join(ckpt_dir, name + ".ckpt.safetensors")
+        node_id = getattr(cls.hidden, "unique_id", None) if cls.hidden is not None else None
+        with torch.inference_mode(False):
+            pixels = images.clone()
+            latents = model.model.process_latent_in(vae.encode(pixels[..., :3]).clone().float())
+            if min(latents.shape[-2:]) < crop:
+                raise node_error(node, InputError("crop", f"is {crop} but the encoded images are "
+                                                          f"{tuple(latents.shape[-2:])}", "crop ≤ the latent size"))
+            info = backbone_info(model)
+            tp = core.TimeParam(max(info["sigma_min"], 0.002), min(info["sigma_max"], 80.0))
+            torch.manual_seed(seed)
+            ch = info["latent_channels"]
+            sd = 0.5 if ch == 3 else 1.0
+            actor, critic = core.GuidanceNet(ch, sigma_data=sd), core.CriticNet(ch, sigma_data=sd)
+            g = torch.Generator().manual_seed(seed)
+            start, opt_state, log = 0, None, []
+            if resume and os.path.isfile(ckpt):
+                start, opt_state, extra = core.load_checkpoint(ckpt, actor, critic, g)
+                log = extra.get("log", [])
+            cfg = core.AIDConfig(steps=steps, beta=beta, lam=lam, lr_actor=lr_actor, lr_critic=lr_critic, batch=batch)
+            denoise = ve_denoiser(model, conditioning)
+            pbar = comfy.utils.ProgressBar(iterations)
+            pbar.update_absolute(start, iterations)
+            t0 = time.time()
+
+            def batches():
+                while True:
+                    yield latent_crops(latents, batch, crop, g), random_masks(mask_kind, batch, crop, g)
+
+            def on_iteration(it, stats, opt):
+                log.append(dict(stats, iteration=it))
+                done = it + 1
+                pbar.update_absolute(done, iterations)
+                interrupted = comfy.model_management.processing_interrupted()
+                if done % checkpoint_every == 0 or done == iterations or interrupted:
+                    core.save_checkpoint(ckpt, actor, critic, opt, done, g, {"log": log})
+                if done % 10 == 0 or done == iterations:
+                    send_ui_message("status", {"text": f"AID {done}/{iterations}: Ψ {stats['psi']:.3f} "
+                                                       f"|δ| {stats['td']:.3f}", "curve": [r["psi"] for r in log]},
+                                    node_id)
+                comfy.model_management.throw_exception_if_processing_interrupted()
+
+            comfy.model_management.load_models_gpu([model])
+            core.train(denoise, actor, critic, tp, batches(), iterations, cfg, g, start=start, opt_state=opt_state,
+                       on_iteration=on_iteration)
+            training = {"backbone": "comfyui-model", "iterations": iterations, "batch": batch, "crop": crop,
+                        "steps": steps, "lr_actor": lr_actor, "lr_critic": lr_critic, "lam": lam, "beta": beta,
+                        "seed": seed, "mask_kind": mask_kind, "terminal_cost": "sum (X - x*)^2",
+                        "minutes_this_run": round((time.time() - t0) / 60, 2)}
+            path = os.path.join(out_dir, name + ".safetensors")
+            core.save_module(path, actor, core.module_metadata(actor, info, tp, training))
+            g_out = load_guidance_file(path, name + ".safetensors")
+        return io.NodeOutput(g_out, path)

@@ -1,0 +1,401 @@
+"""AID: amortized guidance for inpainting (Huang & Zhou, arXiv 2605.13010), reconstructed (algorithms.md §5).
+
+The backbone stays frozen. A small guidance module µ_ϑ(t, x; M, y) adds a control to the backbone's
+probability-flow drift, ``ẋ = b(t, x) + u``, trained once by a continuous-time actor–critic on the
+auxiliary Gaussian-policy problem (running cost ``(β/2)‖u‖²``, terminal cost Ψ) and then reused on any
+masked image with one cheap module call per step and no backprop through the backbone.
+
+**Time parameterisation** (stored in the module's metadata): generation time ``t ∈ [0, 1]`` maps to
+noise level by the Karras/EDM ramp ``σ(t) = (σ_max^{1/ρ} + t(σ_min^{1/ρ} − σ_max^{1/ρ}))^ρ``, so
+``σ̇(σ) = ρ σ^{(ρ−1)/ρ}(σ_min^{1/ρ} − σ_max^{1/ρ}) < 0``. In VE coordinates the PF-ODE is
+``dx/dt = σ̇ (x − D)/σ``; adding ``µ`` to it is the same as replacing the denoiser by
+``D' = D − (σ/σ̇)·µ`` (algorithms.md §5.3 [D]), which is how the module plugs into any ComfyUI sampler.
+
+**Terminal cost** (our choice, the paper's is not recoverable): ``Ψ = ‖X_1 − x*‖²`` against the
+training image, summed over the latent (the known region is re-imposed by the sampler, so in practice
+it measures the hole). Costs are sums over the d latent elements, as in the control problem; the
+critic predicts them through a fixed scale d.
+
+**Actor–critic** (§5.2): Gaussian exploration ``A_k ~ N(µ, 2λ/(βd)·I)``; the rollout advances each
+solver step with ``D'(A_k)``; TD residual ``δ_k = V̂_{k+1} − V̂_k + (β/2)‖A_k‖²Δt_k`` with ``V̂_K = Ψ``;
+critic ``ϑ_c ← ϑ_c + a Σ_k ∂V̂_k/∂ϑ_c δ_k``; actor ``ϑ_a ← ϑ_a − a Σ_k ∂ log π(A_k)/∂ϑ_a δ_k``
+(score function: the backbone is only ever called forward, under ``no_grad``).
+
+Pure torch; randomness is passed in.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from typing import Callable, Iterator
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+FORMAT = "priorpaint.aid_guidance"
+FORMAT_VERSION = 1
+
+
+# ---------------------------------------------------------------------------------------------
+# time parameterisation
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TimeParam:
+    """The Karras ramp ``t ↦ σ`` (VE σ) the module was trained with."""
+
+    sigma_min: float
+    sigma_max: float
+    rho: float = 7.0
+
+    def sigma(self, t: torch.Tensor | float) -> torch.Tensor:
+        a, b = self.sigma_max ** (1 / self.rho), self.sigma_min ** (1 / self.rho)
+        return (a + torch.as_tensor(t, dtype=torch.float64) * (b - a)) ** self.rho
+
+    def time(self, sigma: torch.Tensor | float) -> torch.Tensor:
+        a, b = self.sigma_max ** (1 / self.rho), self.sigma_min ** (1 / self.rho)
+        return (torch.as_tensor(sigma, dtype=torch.float64) ** (1 / self.rho) - a) / (b - a)
+
+    def sigma_dot(self, sigma: torch.Tensor | float) -> torch.Tensor:
+        a, b = self.sigma_max ** (1 / self.rho), self.sigma_min ** (1 / self.rho)
+        s = torch.as_tensor(sigma, dtype=torch.float64)
+        return self.rho * s ** ((self.rho - 1) / self.rho) * (b - a)
+
+    def grid(self, steps: int) -> list[float]:
+        """``steps`` equal time steps from σ_max to σ_min, then 0 (the training grid)."""
+        return [float(s) for s in self.sigma(torch.linspace(0, 1, steps))] + [0.0]
+
+
+def guided_denoised(x0: torch.Tensor, sigma: torch.Tensor, mu: torch.Tensor, tp: TimeParam,
+                    strength: float = 1.0) -> torch.Tensor:
+    """``D' = D − (σ/σ̇)·µ`` (per-sample σ ``[B]``); strength scales µ."""
+    s = sigma.reshape(-1, *([1] * (x0.ndim - 1))).to(torch.float64)
+    factor = (s / tp.sigma_dot(s)).to(x0.dtype)
+    return x0 - strength * factor * mu.to(x0.dtype)
+
+
+# ---------------------------------------------------------------------------------------------
+# networks
+# ---------------------------------------------------------------------------------------------
+class _Fourier(nn.Module):
+    def __init__(self, dim: int):
+        super().__init__()
+        self.register_buffer("freqs", torch.exp(torch.linspace(0, math.log(64.0), dim // 2)), persistent=False)
+
+    def forward(self, t: torch.Tensor) -> torch.Tensor:
+        a = t[:, None].float() * self.freqs[None] * math.pi
+        return torch.cat([a.sin(), a.cos()], 1)
+
+
+class _Block(nn.Module):
+    def __init__(self, width: int, emb: int):
+        super().__init__()
+        self.norm1, self.conv1 = nn.GroupNorm(4, width), nn.Conv2d(width, width, 3, padding=1)
+        self.film = nn.Linear(emb, 2 * width)
+        self.norm2, self.conv2 = nn.GroupNorm(4, width), nn.Conv2d(width, width, 3, padding=1)
+
+    def forward(self, h, e):
+        scale, shift = self.film(e)[:, :, None, None].chunk(2, 1)
+        r = self.conv1(F.silu(self.norm1(h)))
+        r = self.norm2(r) * (1 + scale) + shift
+        return h + self.conv2(F.silu(r))
+
+
+class _Trunk(nn.Module):
+    """Inputs ``[c_in·x, k⊙y/σ_d, k]`` at latent resolution, a time embedding of t, two FiLM res blocks."""
+
+    def __init__(self, channels: int, width: int, emb: int, sigma_data: float):
+        super().__init__()
+        self.sigma_data = sigma_data
+        self.embed = nn.Sequential(_Fourier(emb), nn.Linear(emb, emb), nn.SiLU())
+        self.conv_in = nn.Conv2d(2 * channels + 1, width, 3, padding=1)
+        self.blocks = nn.ModuleList([_Block(width, emb), _Block(width, emb)])
+
+    def forward(self, t, x, sigma, known, y):
+        c_in = 1.0 / torch.sqrt(sigma.float() ** 2 + self.sigma_data**2)
+        k = known.expand(x.shape[0], 1, *x.shape[-2:]).to(x.dtype)
+        h = self.conv_in(torch.cat([x * c_in[:, None, None, None], k * y / self.sigma_data, k], 1))
+        e = self.embed(t)
+        for b in self.blocks:
+            h = b(h, e)
+        return h
+
+
+class GuidanceNet(nn.Module):
+    """The actor ``µ_ϑ(t, x; M, y)`` (the shipped guidance module). Output layer starts at zero, so an
+    untrained module is exactly the unguided sampler."""
+
+    def __init__(self, channels: int, width: int = 16, emb: int = 32, sigma_data: float = 0.5):
+        super().__init__()
+        self.config = {"channels": channels, "width": width, "emb": emb, "sigma_data": sigma_data}
+        self.trunk = _Trunk(channels, width, emb, sigma_data)
+        self.out = nn.Conv2d(width, channels, 3, padding=1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, t, x, sigma, known, y):
+        return self.out(F.silu(self.trunk(t, x, sigma, known, y)))
+
+
+class CriticNet(nn.Module):
+    """``V̂(t, x; M, y)`` per element (the trainer multiplies by d); only needed for training."""
+
+    def __init__(self, channels: int, width: int = 16, emb: int = 32, sigma_data: float = 0.5):
+        super().__init__()
+        self.trunk = _Trunk(channels, width, emb, sigma_data)
+        self.head = nn.Linear(width + 1, 1)
+
+    def forward(self, t, x, sigma, known, y):
+        h = F.silu(self.trunk(t, x, sigma, known, y)).mean((2, 3))
+        return self.head(torch.cat([h, (1 - t.float())[:, None]], 1))[:, 0]
+
+
+def parameter_count(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+# ---------------------------------------------------------------------------------------------
+# module file format
+# ---------------------------------------------------------------------------------------------
+def module_metadata(net: GuidanceNet, backbone: dict, tp: TimeParam, training: dict) -> dict[str, str]:
+    """safetensors metadata (strings): what the module was trained for and how."""
+    return {"format": FORMAT, "format_version": str(FORMAT_VERSION), "net": json.dumps(net.config),
+            "backbone": json.dumps(backbone, sort_keys=True), "time": json.dumps(asdict(tp)),
+            "training": json.dumps(training, sort_keys=True)}
+
+
+class ModuleFormatError(ValueError):
+    pass
+
+
+def parse_metadata(meta: dict | None) -> dict:
+    """Validate and decode a module's metadata; raises :class:`ModuleFormatError` naming what is wrong."""
+    if not meta or meta.get("format") != FORMAT:
+        raise ModuleFormatError(f"is not a PriorPaint AID guidance module (metadata format "
+                                f"{(meta or {}).get('format')!r}, expected {FORMAT!r})")
+    if meta.get("format_version") != str(FORMAT_VERSION):
+        raise ModuleFormatError(f"has format version {meta.get('format_version')!r}; this PriorPaint reads "
+                                f"version {FORMAT_VERSION}")
+    try:
+        out = {k: json.loads(meta[k]) for k in ("net", "backbone", "time", "training")}
+    except (KeyError, json.JSONDecodeError) as e:
+        raise ModuleFormatError(f"has missing or unreadable metadata ({e})") from None
+    out["time"] = TimeParam(**out["time"])
+    return out
+
+
+def build_from_state(sd: dict, info: dict) -> GuidanceNet:
+    net = GuidanceNet(**info["net"])
+    missing, unexpected = net.load_state_dict(sd, strict=False)
+    if missing or unexpected:
+        raise ModuleFormatError(f"has tensors that do not match its declared network (missing {missing[:3]}, "
+                                f"unexpected {unexpected[:3]})")
+    return net.eval().requires_grad_(False)
+
+
+def check_backbone(info: dict, backbone: dict) -> None:
+    """Raise a clear error when the MODEL is not the one the module was trained for."""
+    want = info["backbone"]
+    diffs = [f"{k}: module {want.get(k)!r} vs model {backbone.get(k)!r}"
+             for k in ("latent_channels", "sampling", "fingerprint") if want.get(k) != backbone.get(k)]
+    for k in ("shift", "sigma_min", "sigma_max"):
+        a, b = want.get(k), backbone.get(k)
+        if (a is None) != (b is None) or (a is not None and abs(a - b) > 1e-4 * max(1.0, abs(a))):
+            diffs.append(f"{k}: module {a!r} vs model {b!r}")
+    if diffs:
+        raise ModuleFormatError("was trained for another backbone (" + "; ".join(diffs) + ")")
+
+
+# ---------------------------------------------------------------------------------------------
+# rollouts and the actor-critic update
+# ---------------------------------------------------------------------------------------------
+Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # D(x_VE [B,...], σ [B]) → x0, no grad needed
+
+
+@dataclass
+class AIDConfig:
+    steps: int = 10  # solver steps of a training rollout (Euler on the Karras ramp)
+    beta: float = 1.0  # running-cost weight β
+    lam: float = 0.1  # auxiliary temperature λ (ART-RL's value): exploration variance 2λ/(βd)
+    lr_actor: float = 1e-4
+    lr_critic: float = 1e-3
+    batch: int = 8
+    width: int = 16
+    antithetic: bool = True  # explore in ± pairs on the same image, mask and noise (variance reduction)
+
+
+@dataclass
+class Rollout:
+    xs: list[torch.Tensor]  # X_0 … X_{K−1} (states where actions were taken)
+    sigmas: list[float]
+    actions: list[torch.Tensor]
+    x_final: torch.Tensor
+
+
+def inpaint_rollout(denoise: Denoiser, actor: GuidanceNet, tp: TimeParam, x_star: torch.Tensor, hole: torch.Tensor,
+                    noise: torch.Tensor, steps: int, explore_std: float | None = None,
+                    explore: torch.Tensor | None = None) -> Rollout:
+    """Euler on the ramp with ComfyUI's replace inpainting (the known region set to ``y + σ·noise`` before
+    every call and in the denoised output, as ``KSamplerX0Inpaint`` does); each step uses ``D'(A_k)``.
+    ``explore_std=None`` uses the mean action (deployment); else ``A_k = µ + std·explore[k]``."""
+    sig = tp.grid(steps)
+    known = 1.0 - hole
+    x = noise * sig[0]
+    xs, actions = [], []
+    b = x.shape[0]
+    for i in range(steps):
+        s, s_next = sig[i], sig[i + 1]
+        x = known * (x_star + s * noise) + hole * x
+        st = torch.full((b,), s, dtype=torch.float32, device=x.device)
+        with torch.no_grad():
+            x0 = denoise(x, st)
+            x0 = known * x_star + hole * x0
+            mu = actor(tp.time(st).float(), x, st, known, known * x_star)
+        a = mu if explore_std is None else mu + explore_std * explore[i].to(mu)
+        xs.append(x)
+        actions.append(a)
+        d = guided_denoised(x0, st, a, tp)
+        x = x + (s_next - s) * (x - d) / s if s_next > 0 else d
+    x = known * x_star + hole * x
+    return Rollout(xs, sig[:-1], actions, x)
+
+
+def terminal_cost(x: torch.Tensor, x_star: torch.Tensor) -> torch.Tensor:
+    """``Ψ = ‖X − x*‖²`` per sample (summed over the latent)."""
+    return ((x - x_star) ** 2).flatten(1).sum(1)
+
+
+def actor_critic_losses(ro: Rollout, actor: nn.Module, critic: nn.Module, tp: TimeParam, x_star: torch.Tensor,
+                        hole: torch.Tensor, cfg: AIDConfig) -> tuple[torch.Tensor, torch.Tensor, dict]:
+    """Surrogate losses whose gradients are the actor–critic updates of §5.2 (descend both):
+    critic ``−Σ_k V̂_k·sg(δ_k)``, actor ``Σ_k log π(A_k)·sg(δ_k)``, averaged over the batch and the K
+    steps. All K states go through each network in one call (one forward per backward, as DDP wants)."""
+    b, d, k_steps = x_star.shape[0], x_star[0].numel(), len(ro.xs)
+    known = (1.0 - hole).expand(b, 1, *hole.shape[-2:])
+    var = 2 * cfg.lam / (cfg.beta * d)
+    ts = [tp.time(s).item() for s in ro.sigmas] + [1.0]
+    rep = lambda t: t.repeat(k_steps, *([1] * (t.ndim - 1)))  # noqa: E731 - step-major stacking
+    x = torch.cat(ro.xs)
+    a = torch.cat(ro.actions)
+    st = torch.cat([torch.full((b,), s, dtype=torch.float32, device=x.device) for s in ro.sigmas])
+    tk = torch.cat([torch.full((b,), ts[k], dtype=torch.float32, device=x.device) for k in range(k_steps)])
+    yk = rep(known * x_star)
+    values = (d * critic(tk, x, st, rep(known), yk)).reshape(k_steps, b)
+    mu = actor(tk, x, st, rep(known), yk)
+    logp = (-((a - mu) ** 2).flatten(1).sum(1) / (2 * var)).reshape(k_steps, b)
+    dt = torch.tensor([ts[k + 1] - ts[k] for k in range(k_steps)], device=x.device)[:, None]
+    run = 0.5 * cfg.beta * (a**2).flatten(1).sum(1).reshape(k_steps, b) * dt
+    psi = terminal_cost(ro.x_final, x_star)
+    nxt = torch.cat([values[1:].detach(), psi[None]])
+    delta = nxt - values.detach() + run
+    critic_loss = -(values * delta).mean()
+    actor_loss = (logp * delta).mean()
+    stats = {"psi": float(psi.mean()), "running": float(run.sum(0).mean()), "td": float(delta.abs().mean())}
+    return actor_loss, critic_loss, stats
+
+
+def train(denoise: Denoiser, actor: GuidanceNet, critic: CriticNet, tp: TimeParam,
+          batches: Iterator[tuple[torch.Tensor, torch.Tensor]], iterations: int, cfg: AIDConfig,
+          generator: torch.Generator, start: int = 0, opt_state: dict | None = None,
+          on_iteration: Callable[[int, dict, dict], None] | None = None,
+          actor_train: nn.Module | None = None, critic_train: nn.Module | None = None,
+          shard: slice | None = None) -> dict:
+    """Run iterations ``start … iterations−1``; ``batches`` yields the *global* ``(x*, hole)`` batch.
+
+    Data parallel (DDP): every process draws the same global batch and noise from the same generator
+    and keeps its ``shard`` of rows; ``actor_train``/``critic_train`` are the DDP wrappers (their
+    backward averages the gradients), so two processes follow the one-process trajectory exactly up
+    to float reduction order. Returns the optimiser state (for resume)."""
+    actor_train = actor_train or actor
+    critic_train = critic_train or critic
+    opt_a = torch.optim.Adam(actor_train.parameters(), lr=cfg.lr_actor)
+    opt_c = torch.optim.Adam(critic_train.parameters(), lr=cfg.lr_critic)
+    if opt_state:
+        opt_a.load_state_dict(opt_state["actor"])
+        opt_c.load_state_dict(opt_state["critic"])
+    for it in range(start, iterations):
+        x_star, hole = next(batches)
+        d = x_star[0].numel()
+        std = math.sqrt(2 * cfg.lam / (cfg.beta * d))
+        noise = torch.randn(x_star.shape, generator=generator)
+        explore = torch.randn((cfg.steps, *x_star.shape), generator=generator)
+        if cfg.antithetic:  # rows b and b + B/2 share image, mask and noise; their exploration is ±ξ
+            h = x_star.shape[0] // 2
+            x_star, hole, noise = (torch.cat([t[:h], t[:h]]) for t in (x_star, hole.expand(x_star.shape[0], -1, -1, -1),
+                                                                        noise))
+            explore = torch.cat([explore[:, :h], -explore[:, :h]], 1)
+        if shard is not None:
+            x_star, hole, noise, explore = x_star[shard], hole[shard], noise[shard], explore[:, shard]
+        ro = inpaint_rollout(denoise, actor, tp, x_star, hole, noise, cfg.steps, std, explore)
+        la, lc, stats = actor_critic_losses(ro, actor_train, critic_train, tp, x_star, hole, cfg)
+        opt_a.zero_grad(set_to_none=True)
+        opt_c.zero_grad(set_to_none=True)
+        (la + lc).backward()
+        opt_a.step()
+        opt_c.step()
+        if on_iteration is not None:
+            on_iteration(it, stats, {"actor": opt_a.state_dict(), "critic": opt_c.state_dict()})
+    return {"actor": opt_a.state_dict(), "critic": opt_c.state_dict()}
+
+
+# ---------------------------------------------------------------------------------------------
+# files: the module (actor only) and resumable checkpoints (actor, critic, optimisers, RNG), both safetensors
+# ---------------------------------------------------------------------------------------------
+def save_module(path: str, actor: GuidanceNet, metadata: dict[str, str]) -> None:
+    from safetensors.torch import save_file
+
+    save_file({k: v.detach().cpu().contiguous() for k, v in actor.state_dict().items()}, path, metadata=metadata)
+
+
+def _flatten_opt(prefix: str, state: dict, out: dict, meta: dict) -> None:
+    meta[prefix] = json.dumps({"param_groups": state["param_groups"],
+                               "steps": {str(i): float(s["step"]) for i, s in state["state"].items()}})
+    for i, s in state["state"].items():
+        for k, v in s.items():
+            if k != "step":
+                out[f"{prefix}.{i}.{k}"] = v.detach().cpu().contiguous()
+
+
+def _unflatten_opt(prefix: str, tensors: dict, meta: dict) -> dict:
+    info = json.loads(meta[prefix])
+    state = {}
+    for i, step in info["steps"].items():
+        s = {"step": torch.tensor(step)}
+        for k, v in tensors.items():
+            if k.startswith(f"{prefix}.{i}."):
+                s[k[len(prefix) + len(i) + 2:]] = v
+        state[int(i)] = s
+    return {"state": state, "param_groups": info["param_groups"]}
+
+
+def save_checkpoint(path: str, actor: nn.Module, critic: nn.Module, opt_state: dict, iteration: int,
+                    generator: torch.Generator, extra: dict) -> None:
+    from safetensors.torch import save_file
+
+    out = {f"actor.{k}": v.detach().cpu().contiguous() for k, v in actor.state_dict().items()}
+    out.update({f"critic.{k}": v.detach().cpu().contiguous() for k, v in critic.state_dict().items()})
+    out["rng"] = generator.get_state()
+    meta = {"format": FORMAT + ".checkpoint", "iteration": str(iteration), "extra": json.dumps(extra, sort_keys=True)}
+    _flatten_opt("opt_actor", opt_state["actor"], out, meta)
+    _flatten_opt("opt_critic", opt_state["critic"], out, meta)
+    tmp = path + ".tmp"
+    save_file(out, tmp, metadata=meta)
+    import os
+
+    os.replace(tmp, path)  # a checkpoint is never half-written
+
+
+def load_checkpoint(path: str, actor: nn.Module, critic: nn.Module, generator: torch.Generator) -> tuple[int, dict, dict]:
+    from safetensors import safe_open
+
+    with safe_open(path, framework="pt") as f:
+        meta = f.metadata() or {}
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    if meta.get("format") != FORMAT + ".checkpoint":
+        raise ModuleFormatError(f"{path} is not an AID training checkpoint")
+    actor.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("actor.")})
+    critic.load_state_dict({k[7:]: v for k, v in tensors.items() if k.startswith("critic.")})
+    generator.set_state(tensors["rng"])
+    opt = {"actor": _unflatten_opt("opt_actor", tensors, meta), "critic": _unflatten_opt("opt_critic", tensors, meta)}
+    return int(meta["iteration"]), opt, json.loads(meta["extra"])

@@ -1,0 +1,198 @@
+"""AID nodes: safe loading (names, formats, sizes), backbone validation, the post-CFG patch with any
+sampler (identity for an untrained module, hole-only otherwise, input MODEL untouched), the Train node
+(checkpoint on interrupt, resume), and DDP with 2 gloo processes equal to one process."""
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import comfy.model_management
+import comfy.sample
+import comfy.samplers
+import folder_paths
+
+from priorpaint.nodes import aid as N
+from priorpaint.nodes.repaint import repaint_sampler
+from priorpaint.samplers import aid as A
+from priorpaint.support.comfy_models import empty_conditioning as cond
+from priorpaint.support.comfy_models import exact_prior_model
+from priorpaint.support.exact_priors import make_gaussian_mixture
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SHAPE = (3, 4, 4)
+
+
+@pytest.fixture(scope="module")
+def prior():
+    with torch.inference_mode(False):
+        return make_gaussian_mixture(shape=SHAPE, components=3, rank=3, seed=0)
+
+
+def write_module(path, model, nonzero=False, **backbone_changes):
+    with torch.inference_mode(False):
+        net = A.GuidanceNet(SHAPE[0], sigma_data=1.0)
+        if nonzero:
+            torch.nn.init.normal_(net.out.weight, std=0.5, generator=torch.Generator().manual_seed(0))
+        info = dict(N.backbone_info(model), **backbone_changes)
+        tp = A.TimeParam(max(info["sigma_min"], 0.002), min(info["sigma_max"], 80.0))
+        A.save_module(str(path), net, A.module_metadata(net, info, tp, {"iterations": 0}))
+    return str(path)
+
+
+@pytest.fixture()
+def guidance_dir(tmp_path, monkeypatch):
+    d = tmp_path / "inpaint_guidance"
+    d.mkdir()
+    paths, exts = folder_paths.folder_names_and_paths[N.FOLDER]
+    monkeypatch.setitem(folder_paths.folder_names_and_paths, N.FOLDER, ([str(d)] + list(paths), exts))
+    return d
+
+
+def test_folder_is_registered_for_safetensors_and_keeps_existing_paths(monkeypatch):
+    monkeypatch.setitem(folder_paths.folder_names_and_paths, N.FOLDER, (["/from/yaml"], set()))
+    N.register_folder()
+    paths, exts = folder_paths.folder_names_and_paths[N.FOLDER]
+    assert paths[0] == "/from/yaml" and os.path.join(folder_paths.models_dir, N.FOLDER) in paths
+    assert N.SHIPPED in paths and exts == {".safetensors"}
+
+
+def test_loader_resolves_only_plain_names_inside_the_folder(prior, guidance_dir):
+    model = exact_prior_model(prior, "eps")
+    write_module(guidance_dir / "good.safetensors", model)
+    g = N.LoadAIDGuidance.execute("good.safetensors").args[0]
+    assert isinstance(g, N.Guidance) and "fingerprint" in g.summary()
+    for bad in ("../good.safetensors", "/etc/passwd", "sub/../../x.safetensors", "missing.safetensors", ""):
+        with pytest.raises(ValueError, match="Load AID Guidance: input 'guidance_name'"):
+            N.LoadAIDGuidance.execute(bad)
+
+
+def test_loader_rejects_bad_files(prior, guidance_dir, monkeypatch):
+    model = exact_prior_model(prior, "eps")
+    good = write_module(guidance_dir / "good.safetensors", model)
+    data = open(good, "rb").read()
+    (guidance_dir / "trunc.safetensors").write_bytes(data[: len(data) // 2])
+    (guidance_dir / "noise.safetensors").write_bytes(os.urandom(256))
+    (guidance_dir / "weights.pt").write_bytes(b"not allowed")
+    from safetensors.torch import save_file
+    save_file({"w": torch.zeros(2)}, str(guidance_dir / "other.safetensors"), metadata={"format": "lora"})
+    cases = {"trunc.safetensors": "cannot be read as safetensors", "noise.safetensors": "cannot be read",
+             "other.safetensors": "not a PriorPaint AID guidance module", "weights.pt": "not a .safetensors file"}
+    for name, msg in cases.items():
+        with pytest.raises(ValueError, match=msg):
+            N.load_guidance_file(str(guidance_dir / name), name) if name == "weights.pt" else N.LoadAIDGuidance.execute(name)
+    monkeypatch.setattr(N, "MAX_BYTES", 1000)
+    with pytest.raises(ValueError, match="at most 0 MiB"):
+        N.LoadAIDGuidance.execute("good.safetensors")
+
+
+def test_mismatched_module_and_model_fail_clearly(prior, tmp_path):
+    eps, flow = exact_prior_model(prior, "eps"), exact_prior_model(prior, "flow")
+    g = N.load_guidance_file(write_module(tmp_path / "m.safetensors", eps))
+    N.ApplyAIDGuidance.execute(eps, g, 1.0)
+    with pytest.raises(ValueError, match="Apply AID Guidance: input 'guidance'.*sampling: module 'eps' vs model 'flow'"):
+        N.ApplyAIDGuidance.execute(flow, g, 1.0)
+    gf = N.load_guidance_file(write_module(tmp_path / "f.safetensors", eps, fingerprint="0123456789abcdef"))
+    with pytest.raises(ValueError, match="fingerprint: module '0123456789abcdef'"):
+        N.ApplyAIDGuidance.execute(eps, gf, 1.0)
+    g4 = N.load_guidance_file(write_module(tmp_path / "c.safetensors", eps, latent_channels=4))
+    with pytest.raises(ValueError, match="latent_channels: module 4 vs model 3"):
+        N.ApplyAIDGuidance.execute(eps, g4, 1.0)
+
+
+def _sample(model, y, mask, sampler):
+    if isinstance(sampler, str):
+        return comfy.sample.sample(model, comfy.sample.prepare_noise(y, 0), 8, 1.0, sampler, "karras", cond(), cond(),
+                                   y, noise_mask=mask, disable_pbar=True, seed=0)
+    sigmas = comfy.samplers.calculate_sigmas(model.get_model_object("model_sampling"), "karras", 8)
+    return comfy.sample.sample_custom(model, comfy.sample.prepare_noise(y, 0), 1.0, sampler, sigmas, cond(), cond(), y,
+                                      noise_mask=mask, disable_pbar=True, seed=0)
+
+
+@pytest.mark.parametrize("prediction", ["eps", "flow"])
+@pytest.mark.parametrize("sampler", ["euler", "dpmpp_2m", "repaint_plus"])
+def test_apply_with_any_sampler(prior, tmp_path, prediction, sampler):
+    model = exact_prior_model(prior, prediction)
+    y = prior.sample(2, torch.Generator().manual_seed(0)).float().reshape(2, *SHAPE)
+    mask = torch.zeros(1, 1, 4, 4)
+    mask[..., 2:] = 1
+    smp = repaint_sampler(mode="repaint_plus_b", jump_length=1, resamples=1) if sampler == "repaint_plus" else sampler
+    plain = _sample(model, y, mask, smp)
+    options_before = repr(model.model_options)
+    zero = N.ApplyAIDGuidance.execute(model, N.load_guidance_file(write_module(tmp_path / "z.safetensors", model)),
+                                      1.0).args[0]
+    assert torch.allclose(_sample(zero, y, mask, smp), plain, atol=1e-6)  # an untrained module changes nothing
+    g = N.load_guidance_file(write_module(tmp_path / "n.safetensors", model, nonzero=True))
+    patched = N.ApplyAIDGuidance.execute(model, g, 1.0).args[0]
+    assert patched is not model and repr(model.model_options) == options_before  # input MODEL untouched
+    assert N.STATE_KEY in patched.additional_models  # the module is managed by ComfyUI's memory manager
+    out = _sample(patched, y, mask, smp)
+    assert torch.isfinite(out).all()
+    assert torch.allclose(out[..., :2], y[..., :2], atol=1e-5)  # known region kept
+    assert (out[..., 2:] - plain[..., 2:]).abs().max() > 1e-3  # the guidance acts in the hole
+    off = N.ApplyAIDGuidance.execute(model, g, 0.0).args[0]
+    assert torch.allclose(_sample(off, y, mask, smp), plain, atol=1e-6)
+
+
+def test_train_node_checkpoints_on_interrupt_and_resumes(tmp_path, monkeypatch):
+    from priorpaint.nodes.models import LoadDemoModel
+
+    monkeypatch.setattr(folder_paths, "models_dir", str(tmp_path / "models"))
+    monkeypatch.setattr(folder_paths, "get_output_directory", lambda: str(tmp_path / "output"))
+    model, vae, c = LoadDemoModel.execute("stationary-gaussian", "eps").args
+    images = torch.rand(2, 16, 16, 3, generator=torch.Generator().manual_seed(0))
+    args = dict(model=model, vae=vae, images=images, name="t", mask_kind="mixed", iterations=4, batch=4, crop=8,
+                steps=3, lr_actor=1e-2, lr_critic=1e-2, lam=0.1, beta=1.0, seed=0, resume=True, checkpoint_every=100)
+    calls = {"n": 0}
+    real = A.train
+
+    def interrupt_after_two(*a, on_iteration=None, **kw):
+        def hook(it, s, o):
+            calls["n"] += 1
+            if calls["n"] == 2:
+                comfy.model_management.interrupt_current_processing(True)
+            on_iteration(it, s, o)
+        return real(*a, on_iteration=hook, **kw)
+
+    monkeypatch.setattr(A, "train", interrupt_after_two)
+    try:
+        with pytest.raises(comfy.model_management.InterruptProcessingException):
+            N.TrainAIDGuidance.execute(**args)
+    finally:
+        comfy.model_management.interrupt_current_processing(False)
+    ckpt = tmp_path / "output" / "priorpaint_aid" / "t.ckpt.safetensors"
+    assert ckpt.exists()
+    g, path = N.TrainAIDGuidance.execute(**args).args
+    assert calls["n"] == 4  # resumed at 2: two more iterations
+    assert path == str(tmp_path / "models" / N.FOLDER / "t.safetensors") and os.path.isfile(path)
+    N.ApplyAIDGuidance.execute(model, g, 1.0)  # the trained module fits its backbone
+    with pytest.raises(ValueError, match="input 'name'"):
+        N.TrainAIDGuidance.execute(**dict(args, name="../evil"))
+
+
+def test_ddp_two_gloo_processes_match_one_process(tmp_path):
+    common = [os.path.join(ROOT, "tools", "train_aid.py"), "--backbone", "exact-mixture", "--iterations", "4",
+              "--batch", "8", "--steps", "3", "--threads", "1", "--lr-actor", "1e-2"]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    one, two = str(tmp_path / "one.safetensors"), str(tmp_path / "two.safetensors")
+    subprocess.run([sys.executable] + common + ["--out", one], check=True, env=env, capture_output=True)
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29633"]
+    r = subprocess.run(torchrun + common + ["--out", two], env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    from safetensors.torch import load_file
+    a, b = load_file(one), load_file(two)
+    assert a.keys() == b.keys()
+    # float reduction order differs (gloo all-reduce vs one batch); Adam turns tiny gradient differences into
+    # parameter differences ≪ one step (lr 1e-2): measured 2e-5
+    assert max((a[k] - b[k]).abs().max().item() for k in a) < 1e-4
+    assert max(a[k].abs().max().item() for k in a if k.startswith("out.")) > 0  # the runs did train
+
+
+def test_fingerprint_tells_checkpoints_apart():
+    from priorpaint.support.comfy_models import tiny_model
+
+    a, b, a2 = tiny_model("sd15", seed=0).model, tiny_model("sd15", seed=1).model, tiny_model("sd15", seed=0).model
+    assert N.fingerprint(a) == N.fingerprint(a2) != N.fingerprint(b)
+    info = N.backbone_info(a)
+    assert info["latent_channels"] == 4 and info["sampling"] == "eps" and info["shift"] is None
