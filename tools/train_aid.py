@@ -9,7 +9,7 @@ texture regions, the held-out ones never seen; masks = the bench's four kinds, s
 bench). The backbone is only ever called forward, under no_grad.
 
 Every ``--checkpoint-every`` iterations a resumable checkpoint (actor, critic, Adam states, RNG; safetensors)
-is written next to ``--out``; ``--resume`` continues from it to the same result as an uninterrupted run.
+is written to ``--checkpoint`` (default under out/); ``--resume`` continues from it to the same result as an uninterrupted run.
 Ctrl-C writes a checkpoint and stops. The module file's metadata pins the backbone (channels,
 model_sampling, σ range, weight fingerprint), the time parameterisation and the training config.
 """
@@ -87,6 +87,8 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", required=True)
     ap.add_argument("--checkpoint-every", type=int, default=100)
+    ap.add_argument("--checkpoint", default=None,
+                    help="checkpoint file (default: out/aid_checkpoints/<out name>.ckpt.safetensors)")
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--stop-after", type=int, default=None, help=argparse.SUPPRESS)  # tests: simulate an interrupt
     a = ap.parse_args(argv)
@@ -119,7 +121,9 @@ def main(argv=None):
         g = torch.Generator().manual_seed(a.seed)
         cfg = A.AIDConfig(steps=a.steps, beta=a.beta, lam=a.lam, lr_actor=a.lr_actor, lr_critic=a.lr_critic,
                           batch=a.batch, width=a.width)
-        ckpt = a.out + ".ckpt.safetensors"
+        ckpt = a.checkpoint or os.path.join(os.path.dirname(HERE), "out", "aid_checkpoints",
+                                            os.path.splitext(os.path.basename(a.out))[0] + ".ckpt.safetensors")
+        os.makedirs(os.path.dirname(ckpt), exist_ok=True)
         start, opt_state, log = 0, None, []
         if a.resume and os.path.isfile(ckpt):
             start, opt_state, extra = A.load_checkpoint(ckpt, actor, critic, g)
