@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: comfyui demo test test-core test-nodes test-e2e workflows readme-images demo-model bench bench-quick bench-vipaint registry-check demo-prior clean
+.PHONY: comfyui demo test test-core test-nodes test-e2e workflows readme-images demo-model bench bench-quick bench-vipaint bench-aid aid-demo browser-deps node-docs registry-check demo-prior clean
 
 comfyui:            ## venv with the pinned torch stack + ComfyUI 0.3.75 in .comfyui/ (or $COMFYUI_PATH), pack linked
 	@bash tools/setup_comfyui.sh
@@ -10,7 +10,13 @@ comfyui:            ## venv with the pinned torch stack + ComfyUI 0.3.75 in .com
 demo: comfyui       ## boot ComfyUI headless, inpaint a held-out photo, write out/demo_grid.png
 	$(PY) tools/demo.py
 
-test: comfyui       ## all three tiers: core (pure torch), nodes (in-process ComfyUI), e2e (real server)
+browser-deps:       ## Debian's chromium + chromium-driver for the browser test (apt; sudo when not root)
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1 || \
+	  { $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium chromium-driver; }; }
+
+test: comfyui browser-deps ## all three tiers: core (pure torch), nodes (in-process ComfyUI), e2e (real server + headless Chromium)
 	$(PY) -m pytest -q
 
 test-core: comfyui
@@ -19,11 +25,14 @@ test-core: comfyui
 test-nodes: comfyui
 	$(PY) -m pytest -q tests/nodes
 
-test-e2e: comfyui
+test-e2e: comfyui browser-deps
 	$(PY) -m pytest -q tests/e2e
 
 workflows: comfyui  ## regenerate example_workflows/*.json (+ .jpg thumbnails made by running them)
 	$(PY) tools/make_workflows.py --thumbnails
+
+node-docs: comfyui  ## regenerate the node help pages js/docs/<node_id>.md from the schemas
+	$(PY) tools/make_node_docs.py
 
 readme-images: comfyui ## regenerate the README pictures in docs/images/ by running the demo
 	$(PY) tools/demo.py --docs
@@ -37,6 +46,14 @@ bench: comfyui      ## full bench: exact priors + demo model, writes docs/benchm
 
 bench-vipaint: comfyui ## VIPaint's time and peak memory vs a plain sampler of equal steps (docs/vipaint-cost.json)
 	$(PY) tools/bench_vipaint_cost.py
+
+bench-aid: comfyui ## AID vs unguided at equal NFE (exact prior: trains its module; demo: shipped module), docs/aid-bench.json
+	$(PY) tools/bench_aid.py
+	$(PY) tools/bench.py --report-only
+
+aid-demo: comfyui ## retrain the shipped AID module for the demo model (≈ 20 min on 2 CPU cores)
+	$(PY) tools/train_aid.py --backbone priorpaint-unet --iterations 600 --batch 48 --crop 32 --steps 8 \
+		--checkpoint-every 50 --out demomodel/weights/aid/priorpaint-unet-aid.safetensors
 
 bench-quick: comfyui ## quick profile with sanity assertions (CI smoke test), writes out/bench-quick/
 	$(PY) tools/bench.py --profile quick --check

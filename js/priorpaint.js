@@ -4,11 +4,28 @@
 import { app } from "../../scripts/app.js";
 import { api } from "../../scripts/api.js";
 
-function showOnNode(nodeId, text) {
+function showOnNode(nodeId, text, curve) {
   const node = app.graph?.getNodeById?.(Number(nodeId));
   if (!node) return;
   node.priorpaintStatus = text;
+  // a loss / cost curve (VIPaint's fit, AID training) drawn as a sparkline above the text
+  node.priorpaintCurve = Array.isArray(curve) && curve.length > 1 ? curve.slice(-200) : null;
   node.setDirtyCanvas?.(true, true);
+}
+
+function drawCurve(ctx, values, x, y, w, h) {
+  const finite = values.filter(Number.isFinite);
+  if (finite.length < 2) return;
+  const lo = Math.min(...finite), hi = Math.max(...finite), span = hi - lo || 1;
+  ctx.strokeStyle = "#9fd";
+  ctx.lineWidth = 1;
+  ctx.beginPath();
+  values.forEach((v, i) => {
+    if (!Number.isFinite(v)) return;
+    const px = x + (w * i) / (values.length - 1), py = y + h - (h * (v - lo)) / span;
+    i === 0 ? ctx.moveTo(px, py) : ctx.lineTo(px, py);
+  });
+  ctx.stroke();
 }
 
 app.registerExtension({
@@ -16,7 +33,7 @@ app.registerExtension({
   async setup() {
     api.addEventListener("priorpaint.status", (e) => {
       const d = e.detail || {};
-      if (d.node !== undefined && d.text) showOnNode(d.node, d.text);
+      if (d.node !== undefined && d.text) showOnNode(d.node, d.text, d.curve);
     });
   },
   async beforeRegisterNodeDef(nodeType, nodeData) {
@@ -29,6 +46,7 @@ app.registerExtension({
       ctx.font = "11px sans-serif";
       ctx.fillStyle = "#9fd";
       ctx.fillText(this.priorpaintStatus, 8, this.size[1] - 6);
+      if (this.priorpaintCurve) drawCurve(ctx, this.priorpaintCurve, 8, this.size[1] - 42, this.size[0] - 16, 24);
       ctx.restore();
     };
   },

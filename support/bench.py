@@ -243,7 +243,8 @@ def vipaint(iterations: int, dps_steps: int, keypoints: int = 2, t_e: int = 550,
                                           task.latent, noise_mask=task.mask, disable_pbar=True, seed=task.seed)
 
     nfe = count_evaluations(keypoints, iterations, dps_steps)
-    return Method("VIPaint", f"K={keypoints}, {iterations} it, DPS {dps_steps}, ζ={dps_scale:g}", nfe, run,
+    window = "" if (t_e, t_s) == (550, 400) else f", T {t_e}→{t_s}"
+    return Method("VIPaint", f"K={keypoints}, {iterations} it, DPS {dps_steps}, ζ={dps_scale:g}{window}", nfe, run,
                   family="vipaint", extra={"nfe": nfe})
 
 
@@ -277,7 +278,8 @@ def registered_methods(profile: str, kind: str) -> list[Method]:
     zeta = 1.0 if kind == "exact" else 0.5
     if kind == "exact":
         out += [dps(150, 1.0)] if not quick else []
-        out += [vipaint(10, 20)] if quick else [vipaint(50, 400), vipaint(20, 50), vipaint(10, 20), vipaint(0, 50)]
+        out += [vipaint(10, 20)] if quick else [vipaint(50, 400), vipaint(20, 50), vipaint(10, 20), vipaint(0, 50),
+                                                   vipaint(20, 50, t_e=900, t_s=700)]
     elif not quick:
         out += [vipaint(20, 50, dps_scale=zeta)]
     return out

@@ -30,3 +30,26 @@ def comfy_setup() -> str:
     return COMFY_DIR
 
 
+
+
+# ---------------------------------------------------------------------------------------------
+# e2e helpers shared by the server and browser tests
+# ---------------------------------------------------------------------------------------------
+WORKFLOWS = sorted(f[:-5] for f in os.listdir(os.path.join(ROOT, "example_workflows")) if f.endswith(".json"))
+
+
+def photo_with_hole(server, name=None, size=(64, 48)):
+    """A held-out photo crop saved as RGBA (alpha 0 = hole, which LoadImage turns into MASK = 1)."""
+    import numpy as np
+    from make_workflows import DEMO_INPUT
+    from PIL import Image
+
+    from priorpaint.support.photos import photo_path
+
+    name = name or DEMO_INPUT
+
+    rgb = np.asarray(Image.open(photo_path("skimage:coffee.png")).convert("RGB").resize(size, Image.LANCZOS))
+    mask = np.zeros(rgb.shape[:2], bool)
+    mask[12:36, 20:44] = True
+    Image.fromarray(np.dstack([rgb, np.where(mask, 0, 255).astype(np.uint8)])).save(f"{server.input_dir}/{name}")
+    return rgb, mask

@@ -357,8 +357,54 @@ def write_report(path: str, profile: str, seed: int, exact: list[dict], image: l
                              f"{_agg(rr, 'seam'):.2f} | {_agg(rr, 'diversity'):.3f} |")
             lines.append("")
     lines += [f"![quality vs NFE]({os.path.relpath(plot_path, os.path.dirname(path))})", ""]
+    lines += extra_sections()
     with open(path, "w") as f:
         f.write("\n".join(lines))
+
+
+def extra_sections() -> list[str]:
+    """Sections measured by their own commands (make bench-aid, make bench-vipaint), read from their JSON."""
+    lines = []
+    aid = os.path.join(ROOT, "docs", "aid-bench.json")
+    if os.path.isfile(aid):
+        with open(aid) as f:
+            d = json.load(f)
+        ex, demo, cost = d["exact"], d["demo"], d["cost"]
+        lines += ["## (c) AID guidance against the unguided sampler (`make bench-aid`)", "",
+                  "ComfyUI's KSampler (euler, karras, noise mask) with and without Apply AID Guidance at equal NFE "
+                  "(the module adds one small call per step, no backbone calls). Terminal error Ψ = ‖X − x*‖² is the "
+                  "training cost (docs/aid.md).", "",
+                  f"Exact prior (`exact-mixture`, d = 48, {ex['problems']} held-out problems; module "
+                  f"`{ex['module']}`" + (f", trained here in {ex['train_minutes']:.1f} min" if ex.get("train_minutes")
+                                         else "") + "):", "",
+                  "| method | steps (NFE) | Ψ |", "|---|---|---|"]
+        for r in ex["rows"]:
+            lines.append(f"| {r['method']} | {r['steps']} | {r['psi']:.3f} |")
+        lines += ["", f"Demo model (`{demo['module']}`, {demo['params']:,} parameters = "
+                      f"{100 * demo['params'] / demo['backbone_params']:.2f}% of the backbone's "
+                      f"{demo['backbone_params']:,}; held-out crops {demo['size']}², masks {', '.join(MASK_KINDS)}, "
+                      f"{demo['samples']} samples each; means over images and masks; AID has the lower hole MSE in "
+                      f"{demo['aid_better_mse']} of {demo['cases']} image × mask × steps cases):", "",
+                  "| method | steps (NFE) | hole MSE | PSNR | KL | seam | wall s |", "|---|---|---|---|---|---|---|"]
+        for r in demo["summary"]:
+            lines.append(f"| {r['method']} | {r['steps']} | {r['hole_mse']:.4f} | {r['psnr']:.2f} | {r['harmony']:.3f} | "
+                         f"{r['seam']:.3f} | {r['wall_s']:.2f} |")
+        lines += ["", f"Cost of the guidance per step: module call {cost['module_ms']:.2f} ms vs backbone call "
+                      f"{cost['backbone_ms']:.2f} ms on a {cost['batch']}×3×{cost['size']}² batch (median of 30) = "
+                      f"**{100 * cost['ratio']:.1f}%** of model time.", ""]
+    vip = os.path.join(ROOT, "docs", "vipaint-cost.json")
+    if os.path.isfile(vip):
+        with open(vip) as f:
+            d = json.load(f)
+        lines += ["## (d) VIPaint's cost against a plain sampler of equal steps (`make bench-vipaint`)", "",
+                  f"Setting {d['setting']}; each number from a fresh process (docs/vipaint.md explains the method).", "",
+                  "| model | plain euler s | VIPaint s | time× | gradient-evaluation peak × one forward (process) | "
+                  "same, activations only |", "|---|---|---|---|---|---|"]
+        for r in d["rows"]:
+            lines.append(f"| {r['model']} | {r['plain_run_s']:.2f} | {r['vipaint_run_s']:.2f} | {r['time_ratio']:.1f}× | "
+                         f"{r['grad_peak_ratio']:.2f}× | {r['grad_rise_ratio']:.1f}× |")
+        lines.append("")
+    return lines
 
 
 def _series(rows, metric):

@@ -123,6 +123,23 @@ def main():
     with open(a.out, "w") as f:
         json.dump({"setting": f"K=2, {ITER} iterations, DPS {DPS}", "rows": rows}, f, indent=1)
     print("wrote", a.out)
+    if a.out == os.path.join(ROOT, "docs", "vipaint-cost.json"):
+        render(rows, os.path.join(ROOT, "docs", "vipaint.md"))
+
+
+def render(rows: list[dict], md: str) -> None:
+    """Rewrite the cost table between the markers in docs/vipaint.md."""
+    lines = ["| model | plain euler (s) | VIPaint (s) | time × | one forward: rise / peak MiB | one gradient "
+             "evaluation: rise / peak MiB | gradient peak × (process) | gradient rise × (activations) |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['model']} | {r['plain_run_s']:.2f} | {r['vipaint_run_s']:.2f} | {r['time_ratio']:.1f}× | "
+                     f"{r['forward_rise_mib']:.0f} / {r['forward_peak_mib']:.0f} | {r['grad_rise_mib']:.0f} / "
+                     f"{r['grad_peak_mib']:.0f} | {r['grad_peak_ratio']:.2f}× | {r['grad_rise_ratio']:.1f}× |")
+    text = open(md).read()
+    a, b = text.index("<!-- cost:start -->"), text.index("<!-- cost:end -->")
+    with open(md, "w") as f:
+        f.write(text[: a + len("<!-- cost:start -->")] + "\n" + "\n".join(lines) + "\n" + text[b:])
 
 
 if __name__ == "__main__":

@@ -93,6 +93,34 @@ WORKFLOWS = {
          {"original": (1, 0), "inpainted": (6, 0), "mask": (1, 1)}),
         (8, "SaveImage", {"filename_prefix": "priorpaint_vipaint"}, {"images": (7, 0)}),
     ],
+    # Everything together: GMM seed → Harmonized Sampler around RePaint+ → DCE check of the result →
+    # colour-matched, feathered composite.
+    "combined": LOAD + [
+        (4, "PriorPaintGMMSeed", {"components": 5, "seed": 7, "max_points": 2000, "noise_blend": 0.0},
+         {"samples": (3, 0), "mask": (1, 1)}),
+        (5, "KSamplerSelect", {"sampler_name": "euler"}, {}),
+        REPAINT_PLUS,
+        (7, "PriorPaintHarmonizedSampler", {"checkpoint": 0.5, "attempts": 3, "delta": 2, "threshold_mode": "fixed"},
+         {"sampler": (6, 0), "vae": (2, 1)}),
+    ] + sampler_custom(9, 7, 8) + [
+        (10, "VAEDecode", {}, {"samples": (9, 0), "vae": (2, 1)}),
+        (11, "PriorPaintDCECheck", {"bins": 64, "texture": False}, {"image": (10, 0), "mask": (1, 1)}),
+        (12, "PriorPaintComposite", {"feather": 2.0, "colour_match": "lab_mean_std"},
+         {"original": (1, 0), "inpainted": (10, 0), "mask": (1, 1)}),
+        (13, "SaveImage", {"filename_prefix": "priorpaint_combined"}, {"images": (12, 0)}),
+    ],
+    # AID: the shipped guidance module for the demo model corrects the stock KSampler's drift every step.
+    "aid": MASKED[:4] + [
+        (5, "PriorPaintLoadAIDGuidance", {"guidance_name": "priorpaint-unet-aid.safetensors"}, {}),
+        (6, "PriorPaintApplyAIDGuidance", {"strength": 1.0}, {"model": (2, 0), "guidance": (5, 0)}),
+        (7, "KSampler", {"seed": 7, "steps": 8, "cfg": 1.0, "sampler_name": "euler", "scheduler": "karras",
+                         "denoise": 1.0},
+         {"model": (6, 0), "positive": (2, 2), "negative": (2, 2), "latent_image": (4, 0)}),
+        (8, "VAEDecode", {}, {"samples": (7, 0), "vae": (2, 1)}),
+        (9, "PriorPaintComposite", {"feather": 2.0, "colour_match": "none"},
+         {"original": (1, 0), "inpainted": (8, 0), "mask": (1, 1)}),
+        (10, "SaveImage", {"filename_prefix": "priorpaint_aid"}, {"images": (9, 0)}),
+    ],
 }
 
 

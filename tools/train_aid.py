@@ -144,9 +144,12 @@ def main(argv=None):
             while True:
                 yield data(a.batch, g, a.crop)
 
+        last = {}
+
         def on_iteration(it, stats, opt):
             log.append(dict(stats, iteration=it, seconds=round(time.time() - t0, 2)))
             done = it + 1
+            last.update(done=done, opt=opt)
             if rank == 0 and (done % 20 == 0 or done == a.iterations):
                 print(f"it {done}/{a.iterations}  Ψ {stats['psi']:.4f}  running {stats['running']:.4f}  "
                       f"|δ| {stats['td']:.4f}  {time.time() - t0:.0f}s", flush=True)
@@ -159,7 +162,9 @@ def main(argv=None):
             A.train(denoise, actor, critic, tp, batches(), a.iterations, cfg, g, start=start, opt_state=opt_state,
                     on_iteration=on_iteration, actor_train=actor_train, critic_train=critic_train, shard=shard)
         except KeyboardInterrupt:
-            print("interrupted: checkpoint written, rerun with --resume", flush=True)
+            if rank == 0 and last and last["done"] != stop["at"]:  # Ctrl-C between checkpoints
+                A.save_checkpoint(ckpt, actor, critic, last["opt"], last["done"], g, {"log": log})
+            print(f"interrupted: checkpoint written to {ckpt}, rerun with --resume", flush=True)
             return 1
         if rank == 0:
             os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)

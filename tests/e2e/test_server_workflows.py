@@ -11,18 +11,8 @@ from PIL import Image
 import harness
 
 from comfy_client import WorkflowError, load_workflow, ui_to_api
+from harness import WORKFLOWS, photo_with_hole
 from make_workflows import DEMO_INPUT
-
-
-def photo_with_hole(server, name=DEMO_INPUT, size=(64, 48)):
-    """A held-out photo crop saved as RGBA (alpha 0 = hole, which LoadImage turns into MASK = 1)."""
-    from priorpaint.support.photos import photo_path
-
-    rgb = np.asarray(Image.open(photo_path("skimage:coffee.png")).convert("RGB").resize(size, Image.LANCZOS))
-    mask = np.zeros(rgb.shape[:2], bool)
-    mask[12:36, 20:44] = True
-    Image.fromarray(np.dstack([rgb, np.where(mask, 0, 255).astype(np.uint8)])).save(f"{server.input_dir}/{name}")
-    return rgb, mask
 
 
 def run_demo(server):
@@ -39,9 +29,6 @@ def test_example_workflow_changes_only_inside_the_mask(server):
     diff = np.abs(out - rgb.astype(int))
     assert diff[~mask].max() <= 1  # 8-bit PNG round trip
     assert diff[mask].mean() > 5  # the hole was actually regenerated
-
-
-WORKFLOWS = sorted(f[:-5] for f in os.listdir(os.path.join(harness.ROOT, "example_workflows")) if f.endswith(".json"))
 
 
 @pytest.mark.parametrize("name", WORKFLOWS)

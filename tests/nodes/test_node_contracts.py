@@ -110,3 +110,16 @@ def test_nodes_do_not_mutate_inputs():
     copies = [t.clone() for t in (orig, inp, mask)]
     Composite.execute(orig, inp, mask, 3.0, "lab_mean_std")
     assert all(torch.equal(a, b) for a, b in zip((orig, inp, mask), copies))
+
+
+def test_every_node_has_a_current_help_page():
+    """js/docs/<node_id>.md (ComfyUI's node documentation panel) exists and matches the schema
+    (regenerate with `make node-docs`)."""
+    from make_node_docs import page
+
+    for node in NODES:
+        s = node.define_schema()
+        path = os.path.join(harness.ROOT, "js", "docs", s.node_id + ".md")
+        assert os.path.isfile(path), f"no help page for {s.node_id}: run make node-docs"
+        with open(path) as f:
+            assert f.read() == page(s), f"help page of {s.node_id} is stale: run make node-docs"
