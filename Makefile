@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: comfyui demo test test-core test-nodes test-e2e workflows readme-images demo-model bench bench-quick bench-vipaint bench-aid aid-demo browser-deps node-docs registry-check demo-prior clean
+.PHONY: comfyui demo test test-core test-nodes test-e2e workflows readme-images demo-model bench bench-quick bench-vipaint bench-aid aid-demo browser-deps node-docs soak registry-check demo-prior clean
 
 comfyui:            ## venv with the pinned torch stack + ComfyUI 0.3.75 in .comfyui/ (or $COMFYUI_PATH), pack linked
 	@bash tools/setup_comfyui.sh
@@ -30,6 +30,10 @@ test-e2e: comfyui browser-deps
 
 workflows: comfyui  ## regenerate example_workflows/*.json (+ .jpg thumbnails made by running them)
 	$(PY) tools/make_workflows.py --thumbnails
+
+soak: comfyui       ## 50 mixed prompts on one server, some interrupted: RSS growth -> docs/soak.json
+	$(PY) tools/soak.py
+	$(PY) tools/bench.py --report-only
 
 node-docs: comfyui  ## regenerate the node help pages js/docs/<node_id>.md from the schemas
 	$(PY) tools/make_node_docs.py

@@ -98,5 +98,10 @@ def mask_for(mask: torch.Tensor, like: torch.Tensor, name: str = "mask") -> torc
     """A MASK made to fit a BCHW tensor ``like``: layout, values checked, resized, batch broadcast."""
     m = mask_to_b1hw(mask, name)
     check_mask_values(m, name)
+    (mh, mw), (h, w) = m.shape[-2:], like.shape[-2:]
+    if (mh, mw) != (h, w) and abs((mh / mw) / (h / w) - 1.0) > 1.0 / min(mh, mw, h, w) + 1e-6:
+        # a pure scale (pixel mask on a latent) is resized; a different shape would be silently stretched
+        raise InputError(name, f"is {mw}x{mh} (WxH) but the image/latent it masks is {w}x{h}",
+                         "the same aspect ratio (a mask is scaled to fit, never stretched)")
     m = resize_mask(m, like.shape[-2:]).to(like.device, like.dtype)
     return broadcast_batch(m, like.shape[0], name)

@@ -404,6 +404,16 @@ def extra_sections() -> list[str]:
             lines.append(f"| {r['model']} | {r['plain_run_s']:.2f} | {r['vipaint_run_s']:.2f} | {r['time_ratio']:.1f}× | "
                          f"{r['grad_peak_ratio']:.2f}× | {r['grad_rise_ratio']:.1f}× |")
         lines.append("")
+    soak = os.path.join(ROOT, "docs", "soak.json")
+    if os.path.isfile(soak):
+        with open(soak) as f:
+            d = json.load(f)
+        lines += ["## (e) Soak: one server, many prompts (`make soak`)", "",
+                  f"{d['prompts']} queued prompts cycling through every PriorPaint node (each with a changed seed or "
+                  f"widget, so it re-executes), every 7th interrupted after 1 s ({d['interrupted']} were stopped mid-run); "
+                  f"{d['failed']} failed. Server resident memory after {d['warmup']} warm-up prompts "
+                  f"{d['rss_after_warmup_mib']:.0f} MiB, at the end {d['rss_final_mib']:.0f} MiB: "
+                  f"**{d['growth_pct']:+.1f}%** (goal ≤ 5%). {d['minutes']:.1f} min.", ""]
     return lines
 
 

@@ -6,6 +6,7 @@ import pytest
 import harness
 
 sys.path.insert(0, os.path.join(harness.ROOT, "tools"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # prompts.py
 from comfy_client import ComfyServer  # noqa: E402
 
 

@@ -32,9 +32,68 @@ class TinyModel(io.ComfyNode):
         return io.NodeOutput(b.model, b.vae, b.positive, b.negative)
 
 
+def checksum(value) -> str:
+    """A content hash of anything a node receives: tensors by value, dicts/lists recursively, a MODEL by its
+    weights, options and patches, a VAE by its weights, other objects by type."""
+    import hashlib
+
+    import torch
+
+    h = hashlib.sha256()
+
+    def walk(v):
+        if torch.is_tensor(v):
+            h.update(str((tuple(v.shape), str(v.dtype))).encode())
+            h.update(v.detach().to("cpu", torch.float64).contiguous().numpy().tobytes())
+        elif isinstance(v, dict):
+            for k in sorted(v, key=str):
+                h.update(str(k).encode())
+                walk(v[k])
+        elif isinstance(v, (list, tuple)):
+            for x in v:
+                walk(x)
+        elif hasattr(v, "model_options") and hasattr(v, "model"):  # ModelPatcher
+            walk(v.model.state_dict())
+            h.update(repr(sorted(v.model_options.keys())).encode())
+            h.update(repr(sorted(v.patches.keys())).encode())
+            h.update(str(v.patches_uuid).encode())
+        elif hasattr(v, "first_stage_model"):  # VAE
+            walk(v.first_stage_model.state_dict())
+        elif isinstance(v, (int, float, str, bool)) or v is None:
+            h.update(repr(v).encode())
+        else:
+            h.update(type(v).__name__.encode())
+    walk(value)
+    return h.hexdigest()[:16]
+
+
+class Checksum(io.ComfyNode):
+    """Outputs (as UI text) a content hash of ``value``; ``after`` only orders it after another node."""
+
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="PriorPaintTestChecksum", display_name="Checksum (tests)", category="PriorPaint/_for_testing",
+            description="A content hash of the input, for cache-safety tests.",
+            inputs=[io.AnyType.Input("value", tooltip="anything"),
+                    io.AnyType.Input("after", optional=True, tooltip="run after this output")],
+            outputs=[io.String.Output("hash")], is_output_node=True, is_experimental=True)
+
+    @classmethod
+    def fingerprint_inputs(cls, **kw):
+        return float("nan")  # never cached: always re-hash
+
+    @classmethod
+    def execute(cls, value, after=None):
+        from comfy_api.latest import ui
+
+        c = checksum(value)
+        return io.NodeOutput(c, ui=ui.PreviewText(c))
+
+
 class Ext(ComfyExtension):
     async def get_node_list(self):
-        return [TinyModel]
+        return [TinyModel, Checksum]
 
 
 async def comfy_entrypoint():
