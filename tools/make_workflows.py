@@ -49,6 +49,14 @@ def decode_save(nid, samples, prefix):
             (nid + 1, "SaveImage", {"filename_prefix": prefix}, {"images": (nid, 0)})]
 
 
+def decode_composite_save(nid, samples, prefix, colour_match="none"):
+    """VAEDecode → feathered Composite onto the input photo → SaveImage (ids nid … nid + 2)."""
+    return [(nid, "VAEDecode", {}, {"samples": (samples, 0), "vae": (2, 1)}),
+            (nid + 1, "PriorPaintComposite", {"feather": 2.0, "colour_match": colour_match},
+             {"original": (1, 0), "inpainted": (nid, 0), "mask": (1, 1)}),
+            (nid + 2, "SaveImage", {"filename_prefix": prefix}, {"images": (nid + 1, 0)})]
+
+
 WORKFLOWS = {
     # The foundation demo: a shipped demo model inpaints a photo with ComfyUI's own KSampler and
     # noise mask, then PriorPaint's colour-safe composite pastes it back.
@@ -88,11 +96,7 @@ WORKFLOWS = {
                                   "samples": 2},
          {"model": (2, 0), "positive": (2, 2), "negative": (2, 2), "latent_image": (4, 0), "vae": (2, 1),
           "image": (1, 0)}),
-        (6, "VAEDecode", {}, {"samples": (5, 0), "vae": (2, 1)}),
-        (7, "PriorPaintComposite", {"feather": 2.0, "colour_match": "none"},
-         {"original": (1, 0), "inpainted": (6, 0), "mask": (1, 1)}),
-        (8, "SaveImage", {"filename_prefix": "priorpaint_vipaint"}, {"images": (7, 0)}),
-    ],
+    ] + decode_composite_save(6, 5, "priorpaint_vipaint"),
     # Everything together: GMM seed → Harmonized Sampler around RePaint+ → DCE check of the result →
     # colour-matched, feathered composite.
     "combined": LOAD + [
@@ -116,11 +120,7 @@ WORKFLOWS = {
         (7, "KSampler", {"seed": 7, "steps": 8, "cfg": 1.0, "sampler_name": "euler", "scheduler": "karras",
                          "denoise": 1.0},
          {"model": (6, 0), "positive": (2, 2), "negative": (2, 2), "latent_image": (4, 0)}),
-        (8, "VAEDecode", {}, {"samples": (7, 0), "vae": (2, 1)}),
-        (9, "PriorPaintComposite", {"feather": 2.0, "colour_match": "none"},
-         {"original": (1, 0), "inpainted": (8, 0), "mask": (1, 1)}),
-        (10, "SaveImage", {"filename_prefix": "priorpaint_aid"}, {"images": (9, 0)}),
-    ],
+    ] + decode_composite_save(8, 7, "priorpaint_aid"),
 }
 
 
@@ -209,6 +209,17 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--thumbnails", action="store_true", help="also run each workflow and write <name>.jpg")
     a = ap.parse_args()
+    if a.thumbnails:  # the "before" picture of the README gallery: the demo input with its hole greyed
+        import numpy as np
+        from demo import demo_input
+        from PIL import Image
+
+        rgb, mask = demo_input()
+        before = np.where(mask[..., None], np.uint8(128), rgb)
+        im = Image.fromarray(before)
+        im.thumbnail((256, 256))
+        os.makedirs(os.path.join(ROOT, "docs", "images"), exist_ok=True)
+        im.save(os.path.join(ROOT, "docs", "images", "workflow_input.jpg"), quality=90)
     with tempfile.TemporaryDirectory() as tmp, ComfyServer(tmp) as server:
         object_info = server.get_json("/object_info")
         for name, spec in WORKFLOWS.items():
