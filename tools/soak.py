@@ -4,7 +4,8 @@ interrupted mid-run; reports the server's resident memory after a warm-up and at
     python tools/soak.py [--prompts 50] [--warmup 10]     -> docs/soak.json (rendered in docs/benchmarks.md)
 
 Every prompt changes a seed or widget, so the nodes really re-execute (ComfyUI caches unchanged ones).
-Every 7th prompt is interrupted through /interrupt after 1 s. Goal: ≤ 5% RSS growth after warm-up.
+Every 7th prompt is a long one (VIPaint, RePaint+ or the Harmonized Sampler run for minutes) and is
+interrupted through /interrupt after 1 s. Goal: ≤ 5% RSS growth after warm-up.
 """
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ from comfy_client import ComfyServer  # noqa: E402
 from prompts import BASE, POS, RPP, sampler_custom  # noqa: E402
 
 
-def prompt(kind: str, v: int) -> dict:
+def prompt(kind: str, v: int, long: bool = False) -> dict:
+    """One prompt of ``kind``; ``long`` makes it run for minutes (to be interrupted mid-run)."""
     p = {k: dict(n, inputs=dict(n["inputs"])) for k, n in BASE.items()}
     decode = True
     if kind == "gmm":
@@ -53,13 +55,17 @@ def prompt(kind: str, v: int) -> dict:
                        "components": 3, "max_points": 500, "noise_blend": 0.0, "texture": False,
                        "sampler": ["11", 0], "vae": ["2", 1]}})
         p.update(sampler_custom("12", v))
-        p["13"]["inputs"]["steps"] = 10
+        p["13"]["inputs"]["steps"] = 200 if long else 10
+        if long and kind == "repaint_plus":
+            p["12"]["inputs"]["resamples"] = 50
     elif kind == "vipaint":
         p["10"] = {"class_type": "PriorPaintVIPaint", "inputs": {
             "model": ["2", 0], **POS, "latent_image": ["4", 0], "vae": ["2", 1], "image": ["1", 0], "seed": v,
             "cfg": 1.0, "t_e": 550, "t_s": 400, "keypoints": 2, "iterations": 5, "lr_mean": 0.1, "lr_logvar": 0.001,
             "lr_gamma": 0.01, "prior_weight": 100.0, "hier_weight": 100.0, "recon_weight": 100.0, "dps_steps": 5,
             "dps_scale": 0.5, "samples": 2}}
+        if long:
+            p["10"]["inputs"].update(iterations=1000, dps_steps=1000)
     elif kind == "aid":
         p["11"] = {"class_type": "PriorPaintLoadAIDGuidance",
                    "inputs": {"guidance_name": "priorpaint-unet-aid.safetensors"}}
@@ -93,9 +99,9 @@ def main():
         base = None
         t0 = time.time()
         for i in range(a.prompts):
-            kind = KINDS[i % len(KINDS)]
             interrupt = i % 7 == 6
-            pid = server.queue(prompt(kind, 1000 + i))
+            kind = ("vipaint", "repaint_plus", "harmonized")[(i // 7) % 3] if interrupt else KINDS[i % len(KINDS)]
+            pid = server.queue(prompt(kind, 1000 + i, long=interrupt))
             if interrupt:
                 time.sleep(1.0)
                 server.interrupt()

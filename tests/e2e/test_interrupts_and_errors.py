@@ -86,7 +86,7 @@ BAD = [  # (node id, class, inputs, the words the error must contain)
                            "t_s": 400, "keypoints": 2, "iterations": 1, "lr_mean": 0.1, "lr_logvar": 0.001,
                            "lr_gamma": 0.01, "prior_weight": 1.0, "hier_weight": 1.0, "recon_weight": 1.0,
                            "dps_steps": 1, "dps_scale": 0.5, "samples": 1}, ["input 't_s'", "t_s < t_e"]),
-    ("PriorPaintLoadAIDGuidance", {"guidance_name": "../../../etc/passwd"}, ["Value not in list"]),
+    ("PriorPaintLoadAIDGuidance", {"guidance_name": "../../../etc/passwd"}, ["input 'guidance_name'", "not a plain file name"]),
 ]
 
 
