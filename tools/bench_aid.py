@@ -6,8 +6,9 @@
    Terminal error = Ψ = ‖X − x*‖² (the training cost), mean over problems.
 2. Demo model: the shipped module (demomodel/weights/aid/) on the held-out crops × the bench's four mask
    kinds, 4 samples each, euler at 8 and 20 steps: hole MSE, masked PSNR, harmony KL, seam score.
-3. Cost: a module call vs a backbone call on the same input (median of 30), and the wall time of
-   guided vs unguided sampling runs.
+3. Cost: a module call vs a backbone call on the same input (median of 30), the wall time of
+   guided vs unguided sampling runs, and (tools/aid_flops.py) the FLOPs of a 4-channel module against
+   ComfyUI's SD1.5 UNet at 512 px.
 
 Writes docs/aid-bench.json (rendered into docs/benchmarks.md by tools/bench.py).
 """
@@ -156,6 +157,10 @@ def main():
         demo = demo_part(a.size)
     print("exact prior:", flush=True)
     exact = exact_part(a.exact_module, a.threads)  # trains first (outside inference mode) unless given
+    import subprocess
+
+    r = subprocess.run([sys.executable, os.path.join(HERE, "aid_flops.py")], capture_output=True, text=True, check=True)
+    cost["sd15"] = json.loads(r.stdout.strip().splitlines()[-1])
     with open(a.out, "w") as f:
         json.dump({"exact": exact, "demo": demo, "cost": cost}, f, indent=1)
     print("wrote", a.out)

@@ -1,4 +1,4 @@
-"""RePaint+ through the real server on tiny real architectures (SD1.5 EPS, SD2 v-prediction, Flux flow):
+"""RePaint+ and VIPaint through the real server on tiny real architectures (SD1.5 EPS, SD2 v, Flux flow):
 the workflow runs and the unmasked region of the latent is left intact."""
 import os
 
@@ -51,3 +51,37 @@ def test_repaint_plus_workflow_on_tiny_architectures(server, family):
     assert (out - inp)[keep].abs().max() < 1e-4
     assert (out - inp)[~keep].abs().max() > 1e-3
     assert entry["outputs"]["12"]["images"]
+
+
+@pytest.mark.parametrize("family", ["sd15", "sd2v", "flux"])
+def test_vipaint_latent_path_on_tiny_architectures(server, family):
+    """VIPaint through the real server with the VAE decoder in the loop: SD1.5 (EPS), SD2 (v) and Flux (flow)."""
+    rng = np.random.default_rng(1)
+    rgb = (rng.random((64, 64, 3)) * 255).astype(np.uint8)
+    alpha = np.full((64, 64), 255, np.uint8)
+    alpha[16:48, 24:56] = 0
+    Image.fromarray(np.dstack([rgb, alpha])).save(os.path.join(server.input_dir, "tiny_vip.png"))
+    prompt = {
+        "1": {"class_type": "PriorPaintTestTinyModel", "inputs": {"family": family, "seed": 0}},
+        "2": {"class_type": "LoadImage", "inputs": {"image": "tiny_vip.png"}},
+        "3": {"class_type": "VAEEncode", "inputs": {"pixels": ["2", 0], "vae": ["1", 1]}},
+        "4": {"class_type": "SetLatentNoiseMask", "inputs": {"samples": ["3", 0], "mask": ["2", 1]}},
+        "5": {"class_type": "PriorPaintVIPaint", "inputs": {
+            "model": ["1", 0], "positive": ["1", 2], "negative": ["1", 3], "latent_image": ["4", 0], "vae": ["1", 1],
+            "image": ["2", 0], "seed": 0, "cfg": 2.0, "t_e": 550, "t_s": 400, "keypoints": 2, "iterations": 2,
+            "lr_mean": 0.1, "lr_logvar": 0.001, "lr_gamma": 0.01, "prior_weight": 100.0, "hier_weight": 100.0,
+            "recon_weight": 100.0, "dps_steps": 2, "dps_scale": 0.5, "samples": 2}},
+        "9": {"class_type": "SaveLatent", "inputs": {"samples": ["5", 0], "filename_prefix": f"vip_{family}_out"}},
+        "10": {"class_type": "SaveLatent", "inputs": {"samples": ["3", 0], "filename_prefix": f"vip_{family}_in"}},
+        "11": {"class_type": "VAEDecode", "inputs": {"samples": ["5", 0], "vae": ["1", 1]}},
+        "12": {"class_type": "PreviewImage", "inputs": {"images": ["11", 0]}},
+    }
+    entry = server.run(prompt)
+    out, inp = latent_of(server, entry, "9"), latent_of(server, entry, "10")
+    assert out.shape[0] == 2 and out.shape[1:] == inp.shape[1:] and torch.isfinite(out).all()
+    mask = torch.zeros(1, 1, 64, 64)
+    mask[..., 16:48, 24:56] = 1
+    keep = torch.nn.functional.interpolate(mask, size=out.shape[-2:], mode="bilinear").expand_as(out[:1]) == 0
+    assert (out[:1] - inp)[keep].abs().max() < 1e-4
+    assert (out[:1] - inp)[~keep].abs().max() > 1e-3
+    assert len(entry["outputs"]["12"]["images"]) == 2
