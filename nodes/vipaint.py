@@ -216,6 +216,11 @@ class VIPaint(io.ComfyNode):
             if vae is None:
                 raise node_error(NODE, InputError("image", "is connected without a 'vae'",
                                                   "a VAE too (the reconstruction is measured on decoded pixels)"))
+            r = vae.spacial_compression_decode()
+            want = (x.shape[-2] * r, x.shape[-1] * r) if isinstance(r, int) else None
+            if want is not None and tuple(img.shape[-2:]) != want:
+                raise node_error(NODE, InputError("image", f"is {img.shape[-1]}x{img.shape[-2]} (WxH)",
+                                                  f"the decoded size of 'latent_image', {want[1]}x{want[0]}"))
             img = img.expand(x.shape[0], -1, -1, -1)
 
         ms = model.get_model_object("model_sampling")

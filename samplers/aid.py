@@ -223,6 +223,7 @@ class AIDConfig:
     batch: int = 8
     width: int = 16
     antithetic: bool = True  # explore in ± pairs on the same image, mask and noise (variance reduction)
+    harmony_weight: float = 0.0  # w in Ψ = ‖X − x*‖² + w·d·KL_harmony(X, M) (pixel-space RGB data in [−1, 1])
 
 
 @dataclass
@@ -261,9 +262,20 @@ def inpaint_rollout(denoise: Denoiser, actor: GuidanceNet, tp: TimeParam, x_star
     return Rollout(xs, sig[:-1], actions, x)
 
 
-def terminal_cost(x: torch.Tensor, x_star: torch.Tensor) -> torch.Tensor:
-    """``Ψ = ‖X − x*‖²`` per sample (summed over the latent)."""
-    return ((x - x_star) ** 2).flatten(1).sum(1)
+def terminal_cost(x: torch.Tensor, x_star: torch.Tensor, hole: torch.Tensor | None = None,
+                  harmony_weight: float = 0.0) -> torch.Tensor:
+    """``Ψ = ‖X − x*‖²`` per sample (summed over the latent), plus, with ``harmony_weight`` w > 0,
+    ``w·d·KL(known ‖ hole)`` of the colour histograms (the DCE Check's harmony number) of X read as RGB in
+    [−1, 1]. The actor–critic only ever evaluates Ψ, so it need not be differentiable."""
+    psi = ((x - x_star) ** 2).flatten(1).sum(1)
+    if harmony_weight > 0:
+        if x.shape[1] != 3 or hole is None:
+            raise ValueError("the harmony term needs 3-channel pixel-space data and the hole mask")
+        from .dce import dce
+
+        kl = dce(((x + 1) / 2).clamp(0, 1), hole.expand(x.shape[0], 1, *x.shape[-2:]).float(), bins=32)["kl"]
+        psi = psi + harmony_weight * x[0].numel() * kl.to(psi)
+    return psi
 
 
 def actor_critic_losses(ro: Rollout, actor: nn.Module, critic: nn.Module, tp: TimeParam, x_star: torch.Tensor,
@@ -286,7 +298,7 @@ def actor_critic_losses(ro: Rollout, actor: nn.Module, critic: nn.Module, tp: Ti
     logp = (-((a - mu) ** 2).flatten(1).sum(1) / (2 * var)).reshape(k_steps, b)
     dt = torch.tensor([ts[k + 1] - ts[k] for k in range(k_steps)], device=x.device)[:, None]
     run = 0.5 * cfg.beta * (a**2).flatten(1).sum(1).reshape(k_steps, b) * dt
-    psi = terminal_cost(ro.x_final, x_star)
+    psi = terminal_cost(ro.x_final, x_star, hole, cfg.harmony_weight)
     nxt = torch.cat([values[1:].detach(), psi[None]])
     delta = nxt - values.detach() + run
     critic_loss = -(values * delta).mean()

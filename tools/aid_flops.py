@@ -1,5 +1,6 @@
-"""FLOPs of an AID guidance module vs a real SD1.5-size UNet at 512 px (64² latent), counted by
-``torch.utils.flop_counter`` on the meta device (no weights, no memory, seconds). Prints JSON.
+"""An AID guidance module against a real SD1.5-size UNet at 512 px (64² latent): FLOPs counted by
+``torch.utils.flop_counter`` on the meta device, and (``--time``) the CPU wall time of one call of each
+with random weights (3.4 GB of float32; about a minute on 2 cores). Prints JSON.
 
 The pytorch attention path is selected so that attention runs on meta tensors; it does not change the
 count (the same matmuls)."""
@@ -49,6 +50,31 @@ def main():
            "backbone_params": sum(p.numel() for p in unet.parameters()), "module_params": A.parameter_count(net),
            "backbone_gflops": fu.get_total_flops() / 1e9, "module_gflops": fm.get_total_flops() / 1e9}
     out["flops_ratio"] = out["module_gflops"] / out["backbone_gflops"]
+    if "--time" in sys.argv:
+        import statistics
+        import time
+
+        g = torch.Generator().manual_seed(0)
+        with torch.no_grad():
+            unet = unet.to_empty(device="cpu")
+            for p in unet.parameters():
+                p.normal_(0.0, 0.02, generator=g)
+            net = A.GuidanceNet(4)
+            x, t, ctx = torch.randn(1, 4, 64, 64, generator=g), torch.ones(1), torch.randn(1, 77, 768, generator=g)
+            k = torch.ones(1, 1, 64, 64)
+
+            def med(fn, n):
+                fn()
+                ts = []
+                for _ in range(n):
+                    t0 = time.perf_counter()
+                    fn()
+                    ts.append(time.perf_counter() - t0)
+                return statistics.median(ts)
+
+            out["backbone_s"] = med(lambda: unet(x, t, context=ctx), 3)
+            out["module_s"] = med(lambda: net(t, x, t, k, x), 20)
+            out["time_ratio"] = out["module_s"] / out["backbone_s"]
     print(json.dumps(out))
 
 

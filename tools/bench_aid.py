@@ -159,7 +159,8 @@ def main():
     exact = exact_part(a.exact_module, a.threads)  # trains first (outside inference mode) unless given
     import subprocess
 
-    r = subprocess.run([sys.executable, os.path.join(HERE, "aid_flops.py")], capture_output=True, text=True, check=True)
+    r = subprocess.run([sys.executable, os.path.join(HERE, "aid_flops.py"), "--time"], capture_output=True, text=True,
+                       check=True)
     cost["sd15"] = json.loads(r.stdout.strip().splitlines()[-1])
     with open(a.out, "w") as f:
         json.dump({"exact": exact, "demo": demo, "cost": cost}, f, indent=1)

@@ -83,6 +83,8 @@ def main(argv=None):
     ap.add_argument("--lam", type=float, default=0.1, help="λ: exploration variance 2λ/(βd)")
     ap.add_argument("--beta", type=float, default=1.0, help="β: running-cost weight")
     ap.add_argument("--width", type=int, default=16)
+    ap.add_argument("--harmony-weight", type=float, default=0.0,
+                    help="w: adds w·d·KL(known ‖ hole) colour-histogram harmony to the terminal cost (RGB backbones)")
     ap.add_argument("--no-antithetic", action="store_true", help="plain exploration (no ± pairs), for comparison")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
@@ -121,7 +123,8 @@ def main(argv=None):
         critic = A.CriticNet(ch, width=a.width, sigma_data=sigma_data)
         g = torch.Generator().manual_seed(a.seed)
         cfg = A.AIDConfig(steps=a.steps, beta=a.beta, lam=a.lam, lr_actor=a.lr_actor, lr_critic=a.lr_critic,
-                          batch=a.batch, width=a.width, antithetic=not a.no_antithetic)
+                          batch=a.batch, width=a.width, antithetic=not a.no_antithetic,
+                          harmony_weight=a.harmony_weight)
         ckpt = a.checkpoint or os.path.join(os.path.dirname(HERE), "out", "aid_checkpoints",
                                             os.path.splitext(os.path.basename(a.out))[0] + ".ckpt.safetensors")
         os.makedirs(os.path.dirname(ckpt), exist_ok=True)
@@ -172,7 +175,8 @@ def main(argv=None):
             training = {"backbone": a.backbone, "iterations": a.iterations, "batch": a.batch, "crop": a.crop,
                         "steps": a.steps, "lr_actor": a.lr_actor, "lr_critic": a.lr_critic, "lam": a.lam,
                         "beta": a.beta, "seed": a.seed, "processes": world, "antithetic": not a.no_antithetic,
-                        "terminal_cost": "sum (X - x*)^2",
+                        "terminal_cost": "sum (X - x*)^2" + (f" + {a.harmony_weight:g}·d·KL_harmony"
+                                                              if a.harmony_weight else ""),
                         "minutes": round((time.time() - t0) / 60, 2)}
             A.save_module(a.out, actor, A.module_metadata(actor, info, tp, training))
             with open(os.path.splitext(a.out)[0] + ".log.json", "w") as f:

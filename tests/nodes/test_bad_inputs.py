@@ -51,6 +51,10 @@ VIP = [0, 1.0, 550, 400, 2, 2, 0.1, 1e-3, 0.01, 100.0, 100.0, 100.0, 2, 1.0, 1] 
 EXACT_LAT = {"samples": PRIOR.sample(1, torch.Generator().manual_seed(0)).float().reshape(1, 3, 4, 4)}
 
 
+_demo = LoadDemoModel.execute("stationary-gaussian", "eps").args
+DEMO, DEMO_VAE = (_demo[0], _demo[2], _demo[2]), _demo[1]
+
+
 def vip(latent, mask=None, **kw):
     args = list(VIP)
     for k, v in kw.pop("pos", {}).items():
@@ -108,6 +112,9 @@ CASES = {
                                    "'image'", "a VAE too"),
     "vipaint: NaN image": (lambda: vip(EXACT_LAT, hole(h=4, w=4), image=img(h=4, w=4, fill=NAN)), "VIPaint",
                            "'image'", "NaN or Inf"),
+    "vipaint: image not the decoded size": (lambda: VIPaint.execute(
+        *DEMO, {"samples": torch.zeros(1, 3, 16, 16), "noise_mask": hole()}, *VIP, vae=DEMO_VAE, image=img(h=8, w=8)),
+        "VIPaint", "'image'", "the decoded size of 'latent_image', 16x16"),
     # Load Demo Model
     "demo model: unknown name": (lambda: LoadDemoModel.execute("sd-xl-please", "eps"), "Load Demo Model",
                                  "'model_name'", "expected one of"),
