@@ -74,11 +74,11 @@ def exact_part(module_path: str | None, threads: int) -> dict:
     return out
 
 
-def demo_part(size: int) -> dict:
+def demo_part(size: int, module: str = SHIPPED) -> dict:
     from priorpaint.nodes.models import LoadDemoModel
 
     model, vae, cond = LoadDemoModel.execute("priorpaint-unet", "eps").args
-    g = N.load_guidance_file(SHIPPED)
+    g = N.load_guidance_file(module)
     guided = N.ApplyAIDGuidance.execute(model, g, 1.0).args[0]
     rows = []
     for ii, (iname, im) in enumerate(held_out_images()):
@@ -108,7 +108,7 @@ def demo_part(size: int) -> dict:
                                                                                  "wall_s")}})
     better = sum(1 for a, b in zip([r for r in rows if r["method"] == "unguided"],
                                    [r for r in rows if r["method"] == "AID"]) if b["hole_mse"] < a["hole_mse"])
-    return {"module": os.path.relpath(SHIPPED, ROOT), "info": g.info["training"], "size": size, "samples": 4,
+    return {"module": os.path.relpath(module, ROOT), "info": g.info["training"], "size": size, "samples": 4,
             "rows": rows, "summary": summary, "aid_better_mse": better, "cases": len(rows) // 2,
             "params": sum(p.numel() for p in g.net.parameters()),
             "backbone_params": sum(p.numel() for p in model.model.diffusion_model.parameters())}
@@ -143,18 +143,27 @@ def cost_part(size: int) -> dict:
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--exact-module", default=None)
+    ap.add_argument("--demo-module", default=SHIPPED, help="module evaluated on the demo model (default: shipped)")
+    ap.add_argument("--demo-only", action="store_true", help="only the demo-model part (printed, nothing written)")
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default=os.path.join(ROOT, "docs", "aid-bench.json"))
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.set_flush_denormal(True)
+    if a.demo_only:
+        with torch.inference_mode():
+            d = demo_part(a.size, a.demo_module)
+        for r in d["summary"]:
+            print(r)
+        print("AID better MSE in", d["aid_better_mse"], "of", d["cases"])
+        return
     with torch.inference_mode():
         print("cost:", flush=True)
         cost = cost_part(a.size)
         print(" ", cost, flush=True)
         print("demo model:", flush=True)
-        demo = demo_part(a.size)
+        demo = demo_part(a.size, a.demo_module)
     print("exact prior:", flush=True)
     exact = exact_part(a.exact_module, a.threads)  # trains first (outside inference mode) unless given
     import subprocess
