@@ -316,6 +316,9 @@ class TrainAIDGuidance(io.ComfyNode):
                 io.Conditioning.Input("conditioning", optional=True,
                                       tooltip="Conditioning the backbone sees during training (default: the "
                                               "model's empty/unconditional input)."),
+                io.Float.Input("harmony_weight", default=0.0, min=0.0, max=100.0, step=0.01, optional=True,
+                               tooltip="w: adds w·d·KL(known ‖ hole) of the colour histograms to the terminal cost "
+                                       "(3-channel pixel-space models only; 0 = squared error alone)."),
             ],
             outputs=[io.Custom("PRIORPAINT_AID").Output("GUIDANCE", tooltip="The trained module."),
                      io.String.Output("path", tooltip="Where the module was saved.")],
@@ -325,7 +328,7 @@ class TrainAIDGuidance(io.ComfyNode):
 
     @classmethod
     def execute(cls, model, vae, images, name, mask_kind, iterations, batch, crop, steps, lr_actor, lr_critic, lam,
-                beta, seed, resume, checkpoint_every, conditioning=None) -> io.NodeOutput:
+                beta, seed, resume, checkpoint_every, conditioning=None, harmony_weight=0.0) -> io.NodeOutput:
         import re
         import time
 
@@ -358,7 +361,11 @@ class TrainAIDGuidance(io.ComfyNode):
             if resume and os.path.isfile(ckpt):
                 start, opt_state, extra = core.load_checkpoint(ckpt, actor, critic, g)
                 log = extra.get("log", [])
-            cfg = core.AIDConfig(steps=steps, beta=beta, lam=lam, lr_actor=lr_actor, lr_critic=lr_critic, batch=batch)
+            if harmony_weight > 0 and ch != 3:
+                raise node_error(node, InputError("harmony_weight", f"is {harmony_weight} for a {ch}-channel latent",
+                                                  "0 (the harmony term needs a 3-channel pixel-space model)"))
+            cfg = core.AIDConfig(steps=steps, beta=beta, lam=lam, lr_actor=lr_actor, lr_critic=lr_critic, batch=batch,
+                                 harmony_weight=harmony_weight)
             denoise = ve_denoiser(model, conditioning)
             pbar = comfy.utils.ProgressBar(iterations)
             pbar.update_absolute(start, iterations)
@@ -386,7 +393,8 @@ class TrainAIDGuidance(io.ComfyNode):
                        on_iteration=on_iteration)
             training = {"backbone": "comfyui-model", "iterations": iterations, "batch": batch, "crop": crop,
                         "steps": steps, "lr_actor": lr_actor, "lr_critic": lr_critic, "lam": lam, "beta": beta,
-                        "seed": seed, "mask_kind": mask_kind, "terminal_cost": "sum (X - x*)^2",
+                        "seed": seed, "mask_kind": mask_kind, "harmony_weight": harmony_weight,
+                        "terminal_cost": "sum (X - x*)^2" + (" + w·d·KL_harmony" if harmony_weight else ""),
                         "minutes_this_run": round((time.time() - t0) / 60, 2)}
             path = os.path.join(out_dir, name + ".safetensors")
             core.save_module(path, actor, core.module_metadata(actor, info, tp, training))

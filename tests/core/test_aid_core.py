@@ -109,3 +109,23 @@ def test_resume_from_checkpoint_is_exact(tmp_path):
     for (k, v), (_, w) in zip(actor.state_dict().items(), a3.state_dict().items()):
         assert torch.equal(v, w), k
     assert any(v.abs().max() > 0 for k, v in actor.state_dict().items() if k.startswith("out."))  # it did learn
+
+
+def test_harmony_term_of_the_terminal_cost():
+    """Ψ = ‖X − x*‖² + w·d·KL_harmony: equal squared errors, but a fill whose colours differ from the
+    surroundings costs more; w = 0 is the plain squared error; non-RGB data is refused."""
+    g = torch.Generator().manual_seed(0)
+    x_star = torch.rand(2, 3, 16, 16, generator=g) * 0.4 - 0.2  # a grey-ish image in [−1, 1]
+    hole = torch.zeros(2, 1, 16, 16)
+    hole[..., 4:12, 4:12] = 1
+    shift = torch.zeros_like(x_star)
+    shift[..., 4:12, 4:12] = 0.3
+    same_colour = x_star + shift * torch.where(torch.rand(x_star.shape, generator=g) > 0.5, 1.0, -1.0)
+    new_colour = x_star + shift  # same squared error, all pixels moved the same way
+    assert torch.allclose(A.terminal_cost(same_colour, x_star), A.terminal_cost(new_colour, x_star))
+    h_same = A.terminal_cost(same_colour, x_star, hole, 0.05)
+    h_new = A.terminal_cost(new_colour, x_star, hole, 0.05)
+    assert (h_new > h_same).all()
+    assert torch.equal(A.terminal_cost(new_colour, x_star, hole, 0.0), A.terminal_cost(new_colour, x_star))
+    with pytest.raises(ValueError, match="3-channel"):
+        A.terminal_cost(torch.zeros(1, 4, 8, 8), torch.zeros(1, 4, 8, 8), torch.ones(1, 1, 8, 8), 0.1)
