@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import os
+import statistics
 import threading
 import time
 from dataclasses import dataclass, field
@@ -53,6 +54,17 @@ class Counted:
     def nfe(self, batch: int) -> tuple[float, float]:
         """(cond, uncond) evaluations per image for a run over ``batch`` images."""
         return self.cond_rows / batch, self.uncond_rows / batch
+
+
+def median_seconds(fn: Callable[[], object], n: int = 30) -> float:
+    """Median wall time of ``n`` calls of ``fn`` after one warm-up call."""
+    fn()
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
 
 
 class PeakMemory:

@@ -51,8 +51,7 @@ def main():
            "backbone_gflops": fu.get_total_flops() / 1e9, "module_gflops": fm.get_total_flops() / 1e9}
     out["flops_ratio"] = out["module_gflops"] / out["backbone_gflops"]
     if "--time" in sys.argv:
-        import statistics
-        import time
+        from priorpaint.support.bench import median_seconds
 
         g = torch.Generator().manual_seed(0)
         with torch.no_grad():
@@ -62,18 +61,8 @@ def main():
             net = A.GuidanceNet(4)
             x, t, ctx = torch.randn(1, 4, 64, 64, generator=g), torch.ones(1), torch.randn(1, 77, 768, generator=g)
             k = torch.ones(1, 1, 64, 64)
-
-            def med(fn, n):
-                fn()
-                ts = []
-                for _ in range(n):
-                    t0 = time.perf_counter()
-                    fn()
-                    ts.append(time.perf_counter() - t0)
-                return statistics.median(ts)
-
-            out["backbone_s"] = med(lambda: unet(x, t, context=ctx), 3)
-            out["module_s"] = med(lambda: net(t, x, t, k, x), 20)
+            out["backbone_s"] = median_seconds(lambda: unet(x, t, context=ctx), 3)
+            out["module_s"] = median_seconds(lambda: net(t, x, t, k, x), 20)
             out["time_ratio"] = out["module_s"] / out["backbone_s"]
     print(json.dumps(out))
 

@@ -123,19 +123,11 @@ def cost_part(size: int) -> dict:
     x = torch.randn(4, 3, size, size, generator=torch.Generator().manual_seed(0))
     s = torch.full((4,), 1.0)
     k = torch.ones(4, 1, size, size)
-
-    def med(fn, n=30):
-        fn()
-        ts = []
-        for _ in range(n):
-            t0 = time.perf_counter()
-            fn()
-            ts.append(time.perf_counter() - t0)
-        return statistics.median(ts)
+    from priorpaint.support.bench import median_seconds
 
     with torch.no_grad():
-        t_model = med(lambda: den(x, s))
-        t_module = med(lambda: g.net(s, x, s, k, x))
+        t_model = median_seconds(lambda: den(x, s))
+        t_module = median_seconds(lambda: g.net(s, x, s, k, x))
     return {"size": size, "batch": 4, "backbone_ms": 1e3 * t_model, "module_ms": 1e3 * t_module,
             "ratio": t_module / t_model}
 

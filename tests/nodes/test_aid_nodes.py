@@ -41,15 +41,6 @@ def write_module(path, model, nonzero=False, **backbone_changes):
     return str(path)
 
 
-@pytest.fixture()
-def guidance_dir(tmp_path, monkeypatch):
-    d = tmp_path / "inpaint_guidance"
-    d.mkdir()
-    paths, exts = folder_paths.folder_names_and_paths[N.FOLDER]
-    monkeypatch.setitem(folder_paths.folder_names_and_paths, N.FOLDER, ([str(d)] + list(paths), exts))
-    return d
-
-
 def test_folder_is_registered_for_safetensors_and_keeps_existing_paths(monkeypatch):
     monkeypatch.setitem(folder_paths.folder_names_and_paths, N.FOLDER, (["/from/yaml"], set()))
     N.register_folder()

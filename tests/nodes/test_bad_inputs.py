@@ -132,11 +132,8 @@ def test_bad_input_is_a_clear_error(case):
 
 # --- AID: loading, applying, training ------------------------------------------------------------
 @pytest.fixture()
-def gdir(tmp_path, monkeypatch):
-    d = tmp_path / "g"
-    d.mkdir()
-    paths, exts = folder_paths.folder_names_and_paths[AIDN.FOLDER]
-    monkeypatch.setitem(folder_paths.folder_names_and_paths, AIDN.FOLDER, ([str(d)] + list(paths), exts))
+def gdir(guidance_dir):
+    d = guidance_dir
     with torch.inference_mode(False):
         net = A.GuidanceNet(3, sigma_data=1.0)
         info = AIDN.backbone_info(MODEL)
