@@ -70,6 +70,7 @@ class VEView:
         self.shape, self.dtype, self.device = x.shape, x.dtype, x.device
         self.evaluations = 0
         self._progress = None  # set by callback() when progress should count every model call
+        self._diff_extra = None  # the cloned extra args once prepare_autograd() has run
 
     # -- coordinates -------------------------------------------------------------------------
     def sampler_sigma(self, s) -> float:
@@ -120,31 +121,23 @@ class VEView:
 
     def denoise_grad(self, x_ve: torch.Tensor, s_ve: float, loss_fn: Callable[[torch.Tensor], torch.Tensor]):
         """``(D(x), ∇_x loss_fn(D(x)))`` with autograd re-enabled inside ComfyUI's inference mode."""
-        comfy.model_management.throw_exception_if_processing_interrupted()
-        s = self.from_ve_sigma(s_ve)
-        if not getattr(self, "_autograd_ready", False):
-            make_weights_autograd_safe(self.model.inner_model.inner_model)
-            self._autograd_ready = True
         with torch.inference_mode(False), torch.enable_grad():
-            extra = {k: (v.clone() if torch.is_tensor(v) else v) for k, v in self.extra.items()}
+            self.prepare_autograd()
             xv = x_ve.detach().clone().requires_grad_(True)
-            x0 = self.model(self.from_ve(xv, s_ve), s * self.s_in.clone(), **extra)
-            loss = loss_fn(x0.float())
-            (grad,) = torch.autograd.grad(loss, xv)
-        x0, grad = x0.detach().clone(), grad.detach().clone()
-        self._count(x_ve, x0, s_ve)
-        return x0, grad
+            x0 = self.denoise_diff(xv, s_ve)
+            (grad,) = torch.autograd.grad(loss_fn(x0.float()), xv)
+        return x0.detach().clone(), grad.detach().clone()
 
     def prepare_autograd(self, vae=None) -> None:
         """Make the model (and ``vae``) differentiable for :meth:`denoise_diff`; call inside
-        ``torch.inference_mode(False)``. Weights are de-inferenced once (same values); the extra args
-        and this sampling run's conds (ComfyUI's per-run copies, never the user's) are cloned so that
-        autograd may save them (comfyui-integration.md §3.3–3.4)."""
-        if not getattr(self, "_autograd_ready", False):
-            make_weights_autograd_safe(self.model.inner_model.inner_model)
-            self._autograd_ready = True
+        ``torch.inference_mode(False)``. Once per sampling run: weights are de-inferenced (same values);
+        the extra args and this run's conds (ComfyUI's per-run copies, never the user's) are cloned so
+        that autograd may save them (comfyui-integration.md §3.3–3.4)."""
         if vae is not None:
             make_weights_autograd_safe(vae.first_stage_model)
+        if self._diff_extra is not None:
+            return
+        make_weights_autograd_safe(self.model.inner_model.inner_model)
         self._diff_extra = {k: (v.clone() if torch.is_tensor(v) else v) for k, v in self.extra.items()}
         conds = getattr(self.model.inner_model, "conds", None) or {}
         for entries in conds.values():
