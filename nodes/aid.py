@@ -23,6 +23,7 @@ import comfy.utils
 import folder_paths
 
 from ..samplers import aid as core
+from ..samplers.maskgen import random_masks
 from ..samplers.masks import InputError
 from .common import CATEGORY, node_error, send_ui_message
 
@@ -270,15 +271,6 @@ def latent_crops(latents: torch.Tensor, batch: int, crop: int, g: torch.Generato
     return torch.stack(out)
 
 
-def random_masks(kind: str, batch: int, crop: int, g: torch.Generator) -> torch.Tensor:
-    from ..samplers.maskgen import MASK_KINDS, make_mask
-
-    kinds = MASK_KINDS if kind == "mixed" else (kind,)
-    idx = torch.randint(0, len(kinds), (batch,), generator=g).tolist()
-    seeds = torch.randint(0, 2**31 - 1, (batch,), generator=g).tolist()
-    return torch.cat([make_mask(kinds[i], crop, crop, s) for i, s in zip(idx, seeds)])
-
-
 class TrainAIDGuidance(io.ComfyNode):
     @classmethod
     def define_schema(cls):
@@ -364,7 +356,7 @@ class TrainAIDGuidance(io.ComfyNode):
             if harmony_weight > 0 and ch != 3:
                 raise node_error(node, InputError("harmony_weight", f"is {harmony_weight} for a {ch}-channel latent",
                                                   "0 (the harmony term needs a 3-channel pixel-space model)"))
-            cfg = core.AIDConfig(steps=steps, beta=beta, lam=lam, lr_actor=lr_actor, lr_critic=lr_critic, batch=batch,
+            cfg = core.AIDConfig(steps=steps, beta=beta, lam=lam, lr_actor=lr_actor, lr_critic=lr_critic,
                                  harmony_weight=harmony_weight)
             denoise = ve_denoiser(model, conditioning)
             pbar = comfy.utils.ProgressBar(iterations)
@@ -373,7 +365,7 @@ class TrainAIDGuidance(io.ComfyNode):
 
             def batches():
                 while True:
-                    yield latent_crops(latents, batch, crop, g), random_masks(mask_kind, batch, crop, g)
+                    yield latent_crops(latents, batch, crop, g), random_masks(mask_kind, batch, crop, crop, g)
 
             def on_iteration(it, stats, opt):
                 log.append(dict(stats, iteration=it))

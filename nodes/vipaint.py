@@ -59,7 +59,7 @@ def _decoder(vae, base_model):
 
 def sample_vipaint_k(model, x, sigmas, extra_args=None, callback=None, disable=None, keypoints=2, samples=1,
                      dps_steps=50, prior_grid=None, settings=None, vae=None, image=None, pixel_mask=None,
-                     node_id=None, record=None):
+                     node_id=None):
     """KSAMPLER function. ``sigmas`` = keypoints then the DPS schedule to 0 (sampler space); the batch is
     ``samples`` copies of the images (the node repeats the LATENT)."""
     view = VEView(model, x, sigmas, extra_args)
@@ -106,11 +106,9 @@ def sample_vipaint_k(model, x, sigmas, extra_args=None, callback=None, disable=N
         rep = core.HierarchicalPosterior._rep
         y_pix_n = rep(y_pix, samples) if y_pix.shape[0] == b else y_pix
         known_n = rep(known, samples) if known.shape[0] == b and b > 1 else known
-        out, rec = core.sample_vipaint(view.denoise_diff, decode, y_lat, hole_lat.clone(), y_pix_n, known_n, kp,
-                                       grid, dps, samples, view.noise, view.generator, st, on_iteration)
+        out, _ = core.sample_vipaint(view.denoise_diff, decode, y_lat, hole_lat.clone(), y_pix_n, known_n, kp,
+                                     grid, dps, samples, view.noise, view.generator, st, on_iteration)
         out = out.detach().clone()
-    if record is not None:
-        record.append({"losses": rec.losses, "evaluations": view.evaluations})
     # the known latent outside the hole, as the model's final mask says (Differential Diffusion aware)
     final = view.mask(ve[-2] if len(ve) > 1 else kp[-1]).float()
     out = final * out + (1 - final) * view.y.float()

@@ -220,8 +220,6 @@ class AIDConfig:
     lam: float = 0.1  # auxiliary temperature λ (ART-RL's value): exploration variance 2λ/(βd)
     lr_actor: float = 1e-4
     lr_critic: float = 1e-3
-    batch: int = 8
-    width: int = 16
     antithetic: bool = True  # explore in ± pairs on the same image, mask and noise (variance reduction)
     harmony_weight: float = 0.0  # w in Ψ = ‖X − x*‖² + w·d·KL_harmony(X, M) (pixel-space RGB data in [−1, 1])
 

@@ -61,3 +61,12 @@ def make_mask(kind: str, h: int, w: int, seed: int = 0) -> torch.Tensor:
     else:
         raise ValueError(f"mask kind must be one of {MASK_KINDS}, got {kind!r}")
     return m
+
+
+def random_masks(kind: str, batch: int, h: int, w: int, generator: torch.Generator) -> torch.Tensor:
+    """``[batch, 1, h, w]`` masks of ``kind`` (or of a random kind each, ``"mixed"``), each with its own seed
+    drawn from ``generator`` (the AID trainer's mask distribution)."""
+    kinds = MASK_KINDS if kind == "mixed" else (kind,)
+    seeds = torch.randint(0, 2**31 - 1, (batch,), generator=generator).tolist()
+    idx = torch.randint(0, len(kinds), (batch,), generator=generator).tolist()
+    return torch.cat([make_mask(kinds[i], h, w, s) for i, s in zip(idx, seeds)])

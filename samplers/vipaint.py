@@ -77,7 +77,6 @@ class VIPaintSettings:
     mean_init_noise: float = 0.1  # c in µ_0 = E(y) + c·ξ (LSUN config)
     std_init: float = 0.7  # τ_i = 0.7/sqrt(η)·h_i
     dps_scale: float = 1.0
-    extra: dict = field(default_factory=dict)
 
 
 class HierarchicalPosterior:

@@ -386,13 +386,19 @@ def readme_table(exact: list[dict], image: list[dict]) -> None:
         f.write(text[: a + len("<!-- perf:start -->")] + "\n" + "\n".join(lines) + "\n" + text[b:])
 
 
+def _doc_json(name: str) -> dict | None:
+    path = os.path.join(ROOT, "docs", name)
+    if not os.path.isfile(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
 def extra_sections() -> list[str]:
-    """Sections measured by their own commands (make bench-aid, make bench-vipaint), read from their JSON."""
+    """Sections measured by their own commands (make bench-aid, bench-vipaint, soak), read from their JSON."""
     lines = []
-    aid = os.path.join(ROOT, "docs", "aid-bench.json")
-    if os.path.isfile(aid):
-        with open(aid) as f:
-            d = json.load(f)
+    d = _doc_json("aid-bench.json")
+    if d:
         ex, demo, cost = d["exact"], d["demo"], d["cost"]
         lines += ["## (c) AID guidance against the unguided sampler (`make bench-aid`)", "",
                   "ComfyUI's KSampler (euler, karras, noise mask) with and without Apply AID Guidance at equal NFE "
@@ -426,10 +432,8 @@ def extra_sections() -> list[str]:
                          f"{f['backbone_s']:.1f} s per call = **{100 * f['time_ratio']:.3f}%** of model time."
                          if "time_ratio" in f else ".")]
         lines.append("")
-    vip = os.path.join(ROOT, "docs", "vipaint-cost.json")
-    if os.path.isfile(vip):
-        with open(vip) as f:
-            d = json.load(f)
+    d = _doc_json("vipaint-cost.json")
+    if d:
         lines += ["## (d) VIPaint's cost against a plain sampler of equal steps (`make bench-vipaint`)", "",
                   f"Setting {d['setting']}; each number from a fresh process (docs/vipaint.md explains the method).", "",
                   "| model | plain euler s | VIPaint s | time× | gradient-evaluation peak × one forward (process) | "
@@ -438,10 +442,8 @@ def extra_sections() -> list[str]:
             lines.append(f"| {r['model']} | {r['plain_run_s']:.2f} | {r['vipaint_run_s']:.2f} | {r['time_ratio']:.1f}× | "
                          f"{r['grad_peak_ratio']:.2f}× | {r['grad_rise_ratio']:.1f}× |")
         lines.append("")
-    soak = os.path.join(ROOT, "docs", "soak.json")
-    if os.path.isfile(soak):
-        with open(soak) as f:
-            d = json.load(f)
+    d = _doc_json("soak.json")
+    if d:
         lines += ["## (e) Soak: one server, many prompts (`make soak`)", "",
                   f"{d['prompts']} queued prompts cycling through every PriorPaint node (each with a changed seed or "
                   f"widget, so it re-executes), every 7th interrupted after 1 s ({d['interrupted']} were stopped mid-run); "

@@ -43,7 +43,6 @@ def child(family: str, size: int, what: str) -> dict:
 
     from priorpaint.nodes.models import LoadDemoModel
     from priorpaint.nodes.vipaint import VIPaint
-    from priorpaint.nodes.sampling import VEView  # noqa: F401 (imported for the gradient path)
     from priorpaint.samplers.vipaint import count_evaluations
     from priorpaint.support.comfy_models import tiny_model
 
@@ -80,10 +79,9 @@ def child(family: str, size: int, what: str) -> dict:
             plain(1)
         elif what == "plain_run":
             plain(steps)
-        elif what == "grad_eval":
-            VIPaint_one = VIPaint  # one gradient evaluation = a DPS-only run of one step, no fit
-            VIPaint_one.execute(model, pos, neg, {"samples": latent, "noise_mask": mask}, 0, 1.0, 550, 400, 1, 0,
-                                0.1, 1e-3, 0.01, 0.0, 0.0, 100.0, 1, 1.0, 1, vae=vae, image=image)
+        elif what == "grad_eval":  # one gradient evaluation = a DPS-only run of one step, no fit
+            VIPaint.execute(model, pos, neg, {"samples": latent, "noise_mask": mask}, 0, 1.0, 550, 400, 1, 0,
+                            0.1, 1e-3, 0.01, 0.0, 0.0, 100.0, 1, 1.0, 1, vae=vae, image=image)
         elif what == "vipaint_run":
             vip()
         wall = time.perf_counter() - t0

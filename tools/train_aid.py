@@ -32,7 +32,7 @@ SHAPE_EXACT = (3, 4, 4)
 
 def backbone(name: str):
     """(MODEL, conditioning, data(batch, generator) -> (x*, hole), sigma_data)."""
-    from priorpaint.support.bench_data import MASK_KINDS, make_mask
+    from priorpaint.samplers.maskgen import random_masks
 
     if name == "exact-mixture":
         from priorpaint.support.comfy_models import exact_prior_model
@@ -62,10 +62,7 @@ def backbone(name: str):
             if crop not in pyramids:
                 pyramids[crop] = build_pyramid(training_images(), crop)
             x = sample_batch(pyramids[crop], b, crop, g)
-            seeds = torch.randint(0, 2**31 - 1, (b,), generator=g).tolist()
-            kinds = torch.randint(0, len(MASK_KINDS), (b,), generator=g).tolist()
-            hole = torch.cat([make_mask(MASK_KINDS[k], crop, crop, s) for k, s in zip(kinds, seeds)])
-            return x, hole
+            return x, random_masks("mixed", b, crop, crop, g)
 
         return model, cond, data, 0.5
     raise SystemExit(f"--backbone must be priorpaint-unet or exact-mixture, got {name!r}")
@@ -123,8 +120,7 @@ def main(argv=None):
         critic = A.CriticNet(ch, width=a.width, sigma_data=sigma_data)
         g = torch.Generator().manual_seed(a.seed)
         cfg = A.AIDConfig(steps=a.steps, beta=a.beta, lam=a.lam, lr_actor=a.lr_actor, lr_critic=a.lr_critic,
-                          batch=a.batch, width=a.width, antithetic=not a.no_antithetic,
-                          harmony_weight=a.harmony_weight)
+                          antithetic=not a.no_antithetic, harmony_weight=a.harmony_weight)
         ckpt = a.checkpoint or os.path.join(os.path.dirname(HERE), "out", "aid_checkpoints",
                                             os.path.splitext(os.path.basename(a.out))[0] + ".ckpt.safetensors")
         os.makedirs(os.path.dirname(ckpt), exist_ok=True)

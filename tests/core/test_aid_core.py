@@ -87,7 +87,7 @@ def _setup():
 
 def test_resume_from_checkpoint_is_exact(tmp_path):
     den, batches = _setup()
-    cfg = A.AIDConfig(steps=4, batch=8, lr_actor=1e-2)
+    cfg = A.AIDConfig(steps=4, lr_actor=1e-2)
 
     def fresh():
         torch.manual_seed(0)

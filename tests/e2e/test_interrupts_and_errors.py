@@ -8,47 +8,10 @@ import pytest
 
 from comfy_client import WorkflowError
 from harness import photo_with_hole
-from prompts import BASE, POS, RPP, sampler_custom
-
-LONG = {
-    "vipaint": {"10": {"class_type": "PriorPaintVIPaint", "inputs": {
-        "model": ["2", 0], **POS, "latent_image": ["4", 0], "seed": 0, "cfg": 1.0, "t_e": 550, "t_s": 400,
-        "keypoints": 2, "iterations": 1000, "lr_mean": 0.1, "lr_logvar": 0.001, "lr_gamma": 0.01,
-        "prior_weight": 100.0, "hier_weight": 100.0, "recon_weight": 100.0, "dps_steps": 1000, "dps_scale": 0.5,
-        "samples": 1}}},
-    "repaint_plus": {"11": {"class_type": "KSamplerSelect", "inputs": {"sampler_name": "euler"}},
-                     "12": {"class_type": "PriorPaintRePaintPlusSampler",
-                            "inputs": dict(RPP, resamples=50, sampler=["11", 0])}},
-    "harmonized": {"11": {"class_type": "KSamplerSelect", "inputs": {"sampler_name": "euler"}},
-                   "12": {"class_type": "PriorPaintHarmonizedSampler", "inputs": {
-                       "checkpoint": 0.9, "attempts": 20, "delta": 0, "threshold_mode": "fixed", "threshold": 0.0,
-                       "components": 3, "max_points": 500, "noise_blend": 0.0, "texture": False,
-                       "sampler": ["11", 0]}}},
-    "train_aid": {"10": {"class_type": "PriorPaintTrainAIDGuidance", "inputs": {
-        "model": ["2", 0], "vae": ["2", 1], "images": ["1", 0], "name": "e2e-interrupt", "mask_kind": "mixed",
-        "iterations": 100000, "batch": 4, "crop": 16, "steps": 4, "lr_actor": 0.001, "lr_critic": 0.001,
-        "lam": 0.1, "beta": 1.0, "seed": 0, "resume": False, "checkpoint_every": 1000}}},
-}
-
-
-def long_prompt(name: str) -> dict:
-    p = {k: dict(n, inputs=dict(n["inputs"])) for k, n in BASE.items()}
-    p.update(LONG[name])
-    if "12" in LONG[name]:
-        p.update(sampler_custom("12", 0))
-        p["13"]["inputs"]["steps"] = 200
-    if p["10"]["class_type"] != "PriorPaintTrainAIDGuidance":
-        p["20"] = {"class_type": "VAEDecode", "inputs": {"samples": ["10", 0], "vae": ["2", 1]}}
-        p["21"] = {"class_type": "PreviewImage", "inputs": {"images": ["20", 0]}}
-    return p
-
+from prompts import BASE, POS, node_prompt
 
 def quick_prompt() -> dict:
-    p = {k: dict(n, inputs=dict(n["inputs"])) for k, n in BASE.items()}
-    p["10"] = {"class_type": "PriorPaintDCECheck", "inputs": {"image": ["1", 0], "mask": ["1", 1], "bins": 16,
-                                                               "texture": False}}
-    p["11"] = {"class_type": "PreviewImage", "inputs": {"images": ["10", 2]}}
-    return p
+    return node_prompt("dce_check", 0, preview=True)
 
 
 def wait_running(server, prompt_id, timeout=120):
@@ -61,10 +24,10 @@ def wait_running(server, prompt_id, timeout=120):
     raise TimeoutError("the prompt never started")
 
 
-@pytest.mark.parametrize("name", list(LONG))
+@pytest.mark.parametrize("name", ["vipaint", "repaint_plus", "harmonized", "train_aid"])
 def test_interrupt_each_long_running_node_and_keep_serving(server, name):
     photo_with_hole(server)
-    pid = server.queue(long_prompt(name))
+    pid = server.queue(node_prompt(name, 0, long=True, preview=True))
     wait_running(server, pid)
     time.sleep(3.0)  # inside the node's loop (the model is loaded within the first second)
     t0 = time.time()

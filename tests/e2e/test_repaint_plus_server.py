@@ -9,6 +9,24 @@ from PIL import Image
 from safetensors.torch import load_file
 
 
+def tiny_input(server, name: str, seed: int) -> None:
+    """A random 64² RGB image whose alpha marks the hole [16:48, 24:56] (LoadImage turns it into MASK = 1)."""
+    rng = np.random.default_rng(seed)
+    rgb = (rng.random((64, 64, 3)) * 255).astype(np.uint8)
+    alpha = np.full((64, 64), 255, np.uint8)
+    alpha[16:48, 24:56] = 0
+    Image.fromarray(np.dstack([rgb, alpha])).save(os.path.join(server.input_dir, name))
+
+
+def check_known_kept(out, inp) -> None:
+    """The latent outside the hole is unchanged (1e-4); inside it changed."""
+    mask = torch.zeros(1, 1, 64, 64)
+    mask[..., 16:48, 24:56] = 1
+    keep = torch.nn.functional.interpolate(mask, size=out.shape[-2:], mode="bilinear").expand_as(out) == 0
+    assert (out - inp)[keep].abs().max() < 1e-4
+    assert (out - inp)[~keep].abs().max() > 1e-3
+
+
 def latent_of(server, entry, node):
     info = entry["outputs"][node]["latents"][0]
     path = os.path.join(server.output_dir, info.get("subfolder", ""), info["filename"])
@@ -17,11 +35,7 @@ def latent_of(server, entry, node):
 
 @pytest.mark.parametrize("family", ["sd15", "sd2v", "flux"])
 def test_repaint_plus_workflow_on_tiny_architectures(server, family):
-    rng = np.random.default_rng(0)
-    rgb = (rng.random((64, 64, 3)) * 255).astype(np.uint8)
-    alpha = np.full((64, 64), 255, np.uint8)
-    alpha[16:48, 24:56] = 0  # the hole
-    Image.fromarray(np.dstack([rgb, alpha])).save(os.path.join(server.input_dir, "tiny_input.png"))
+    tiny_input(server, "tiny_input.png", 0)
     prompt = {
         "1": {"class_type": "PriorPaintTestTinyModel", "inputs": {"family": family, "seed": 0}},
         "2": {"class_type": "LoadImage", "inputs": {"image": "tiny_input.png"}},
@@ -45,22 +59,14 @@ def test_repaint_plus_workflow_on_tiny_architectures(server, family):
     entry = server.run(prompt)
     out, inp = latent_of(server, entry, "9"), latent_of(server, entry, "10")
     assert out.shape == inp.shape and torch.isfinite(out).all()
-    mask = torch.zeros(1, 1, 64, 64)
-    mask[..., 16:48, 24:56] = 1
-    keep = torch.nn.functional.interpolate(mask, size=out.shape[-2:], mode="bilinear").expand_as(out) == 0
-    assert (out - inp)[keep].abs().max() < 1e-4
-    assert (out - inp)[~keep].abs().max() > 1e-3
+    check_known_kept(out, inp)
     assert entry["outputs"]["12"]["images"]
 
 
 @pytest.mark.parametrize("family", ["sd15", "sd2v", "flux"])
 def test_vipaint_latent_path_on_tiny_architectures(server, family):
     """VIPaint through the real server with the VAE decoder in the loop: SD1.5 (EPS), SD2 (v) and Flux (flow)."""
-    rng = np.random.default_rng(1)
-    rgb = (rng.random((64, 64, 3)) * 255).astype(np.uint8)
-    alpha = np.full((64, 64), 255, np.uint8)
-    alpha[16:48, 24:56] = 0
-    Image.fromarray(np.dstack([rgb, alpha])).save(os.path.join(server.input_dir, "tiny_vip.png"))
+    tiny_input(server, "tiny_vip.png", 1)
     prompt = {
         "1": {"class_type": "PriorPaintTestTinyModel", "inputs": {"family": family, "seed": 0}},
         "2": {"class_type": "LoadImage", "inputs": {"image": "tiny_vip.png"}},
@@ -79,9 +85,5 @@ def test_vipaint_latent_path_on_tiny_architectures(server, family):
     entry = server.run(prompt)
     out, inp = latent_of(server, entry, "9"), latent_of(server, entry, "10")
     assert out.shape[0] == 2 and out.shape[1:] == inp.shape[1:] and torch.isfinite(out).all()
-    mask = torch.zeros(1, 1, 64, 64)
-    mask[..., 16:48, 24:56] = 1
-    keep = torch.nn.functional.interpolate(mask, size=out.shape[-2:], mode="bilinear").expand_as(out[:1]) == 0
-    assert (out[:1] - inp)[keep].abs().max() < 1e-4
-    assert (out[:1] - inp)[~keep].abs().max() > 1e-3
+    check_known_kept(out[:1], inp)
     assert len(entry["outputs"]["12"]["images"]) == 2

@@ -2,13 +2,10 @@
 outputs fetched with /view."""
 import io
 import json
-import os
 
 import numpy as np
 import pytest
 from PIL import Image
-
-import harness
 
 from comfy_client import WorkflowError, load_workflow, ui_to_api
 from harness import WORKFLOWS, photo_with_hole

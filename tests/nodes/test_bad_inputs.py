@@ -6,7 +6,6 @@ import os
 import pytest
 import torch
 
-import comfy.samplers
 import folder_paths
 
 from priorpaint.nodes import aid as AIDN
