@@ -280,7 +280,8 @@ class TrainAIDGuidance(io.ComfyNode):
             category=f"{CATEGORY}/aid",
             description=("Trains an AID guidance module for this MODEL (actor–critic, the backbone frozen and only run "
                          "forward): random latent crops of 'images' with random masks, Euler rollouts whose steps are "
-                         "nudged by the module, terminal cost = squared error to the image. Saves "
+                         "nudged by the module, terminal cost = squared error to the image (options below add harmony, "
+                         "hole-moment and low-pass terms). Saves "
                          "models/inpaint_guidance/<name>.safetensors (and a resumable checkpoint every "
                          "'checkpoint_every' iterations in the output folder). Interrupting writes a checkpoint; "
                          "run again with resume on to continue. Long: see docs/aid.md for times."),
@@ -311,6 +312,16 @@ class TrainAIDGuidance(io.ComfyNode):
                 io.Float.Input("harmony_weight", default=0.0, min=0.0, max=100.0, step=0.01, optional=True,
                                tooltip="w: adds w·d·KL(known ‖ hole) of the colour histograms to the terminal cost "
                                        "(3-channel pixel-space models only; 0 = squared error alone)."),
+                io.Float.Input("moment_weight", default=0.0, min=0.0, max=1000.0, step=0.1, optional=True,
+                               tooltip="w: adds w·n_hole·Σ_c[(mean_c − mean*_c)² + (std_c − std*_c)²] of the hole to the "
+                                       "terminal cost, so flat low-contrast fills no longer pay off (any latent; "
+                                       "0 = off)."),
+                io.Int.Input("lowpass", default=1, min=1, max=64, optional=True,
+                             tooltip="k: the terminal squared error compares k×k block means, so flattening texture "
+                                     "finer than k latent pixels earns nothing (must divide 'crop'; 1 = per pixel)."),
+                io.Boolean.Input("context", default=False, optional=True,
+                                 tooltip="The module also sees the known region's mean and spread per channel, so it "
+                                         "can correct colours deep inside holes larger than its convolutions reach."),
             ],
             outputs=[io.Custom("PRIORPAINT_AID").Output("GUIDANCE", tooltip="The trained module."),
                      io.String.Output("path", tooltip="Where the module was saved.")],
@@ -320,7 +331,8 @@ class TrainAIDGuidance(io.ComfyNode):
 
     @classmethod
     def execute(cls, model, vae, images, name, mask_kind, iterations, batch, crop, steps, lr_actor, lr_critic, lam,
-                beta, seed, resume, checkpoint_every, conditioning=None, harmony_weight=0.0) -> io.NodeOutput:
+                beta, seed, resume, checkpoint_every, conditioning=None, harmony_weight=0.0,
+                moment_weight=0.0, lowpass=1, context=False) -> io.NodeOutput:
         import re
         import time
 
@@ -347,7 +359,8 @@ class TrainAIDGuidance(io.ComfyNode):
             torch.manual_seed(seed)
             ch = info["latent_channels"]
             sd = 0.5 if ch == 3 else 1.0
-            actor, critic = core.GuidanceNet(ch, sigma_data=sd), core.CriticNet(ch, sigma_data=sd)
+            actor = core.GuidanceNet(ch, sigma_data=sd, context=context)
+            critic = core.CriticNet(ch, sigma_data=sd, context=context)
             g = torch.Generator().manual_seed(seed)
             start, opt_state, log = 0, None, []
             if resume and os.path.isfile(ckpt):
@@ -356,8 +369,12 @@ class TrainAIDGuidance(io.ComfyNode):
             if harmony_weight > 0 and ch != 3:
                 raise node_error(node, InputError("harmony_weight", f"is {harmony_weight} for a {ch}-channel latent",
                                                   "0 (the harmony term needs a 3-channel pixel-space model)"))
+            if crop % lowpass:
+                raise node_error(node, InputError("lowpass", f"is {lowpass}, which does not divide crop {crop}",
+                                                  "a divisor of 'crop'"))
             cfg = core.AIDConfig(steps=steps, beta=beta, lam=lam, lr_actor=lr_actor, lr_critic=lr_critic,
-                                 harmony_weight=harmony_weight)
+                                 harmony_weight=harmony_weight, moment_weight=moment_weight,
+                                 lowpass=lowpass)
             denoise = ve_denoiser(model, conditioning)
             pbar = comfy.utils.ProgressBar(iterations)
             pbar.update_absolute(start, iterations)
@@ -386,7 +403,9 @@ class TrainAIDGuidance(io.ComfyNode):
             training = {"backbone": "comfyui-model", "iterations": iterations, "batch": batch, "crop": crop,
                         "steps": steps, "lr_actor": lr_actor, "lr_critic": lr_critic, "lam": lam, "beta": beta,
                         "seed": seed, "mask_kind": mask_kind, "harmony_weight": harmony_weight,
-                        "terminal_cost": "sum (X - x*)^2" + (" + w·d·KL_harmony" if harmony_weight else ""),
+                        "moment_weight": moment_weight, "lowpass": lowpass,
+                        "context": context,
+                        "terminal_cost": core.terminal_cost_name(harmony_weight, moment_weight, lowpass),
                         "minutes_this_run": round((time.time() - t0) / 60, 2)}
             path = os.path.join(out_dir, name + ".safetensors")
             core.save_module(path, actor, core.module_metadata(actor, info, tp, training))

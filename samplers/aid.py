@@ -102,13 +102,26 @@ class _Block(nn.Module):
         return h + self.conv2(F.silu(r))
 
 
-class _Trunk(nn.Module):
-    """Inputs ``[c_in·x, k⊙y/σ_d, k]`` at latent resolution, a time embedding of t, two FiLM res blocks."""
+def known_statistics(known: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """``[B, 2C + 1]``: per-channel mean and standard deviation of ``y`` over the known region, and the
+    known fraction (the module's global view of the context, whatever the hole's size)."""
+    n = known.sum((2, 3)).clamp_min(1e-8)
+    mean = (known * y).sum((2, 3)) / n
+    var = (known * (y - mean[..., None, None]) ** 2).sum((2, 3)) / n
+    return torch.cat([mean, var.clamp_min(0).sqrt(), known.mean((2, 3))], 1)
 
-    def __init__(self, channels: int, width: int, emb: int, sigma_data: float):
+
+class _Trunk(nn.Module):
+    """Inputs ``[c_in·x, k⊙y/σ_d, k]`` at latent resolution, a time embedding of t, two FiLM res blocks.
+    With ``context`` the embedding also gets :func:`known_statistics`: a pixel deep inside a large hole,
+    beyond the convolutions' reach, is told the colours around the hole directly (otherwise only the
+    GroupNorm statistics carry anything global, entangled with the hole's own content)."""
+
+    def __init__(self, channels: int, width: int, emb: int, sigma_data: float, context: bool = False):
         super().__init__()
         self.sigma_data = sigma_data
         self.embed = nn.Sequential(_Fourier(emb), nn.Linear(emb, emb), nn.SiLU())
+        self.context = nn.Linear(2 * channels + 1, emb) if context else None
         self.conv_in = nn.Conv2d(2 * channels + 1, width, 3, padding=1)
         self.blocks = nn.ModuleList([_Block(width, emb), _Block(width, emb)])
 
@@ -117,6 +130,8 @@ class _Trunk(nn.Module):
         k = known.expand(x.shape[0], 1, *x.shape[-2:]).to(x.dtype)
         h = self.conv_in(torch.cat([x * c_in[:, None, None, None], k * y / self.sigma_data, k], 1))
         e = self.embed(t)
+        if self.context is not None:
+            e = e + F.silu(self.context(known_statistics(k, y.expand_as(x) / self.sigma_data)))
         for b in self.blocks:
             h = b(h, e)
         return h
@@ -126,10 +141,12 @@ class GuidanceNet(nn.Module):
     """The actor ``µ_ϑ(t, x; M, y)`` (the shipped guidance module). Output layer starts at zero, so an
     untrained module is exactly the unguided sampler."""
 
-    def __init__(self, channels: int, width: int = 16, emb: int = 32, sigma_data: float = 0.5):
+    def __init__(self, channels: int, width: int = 16, emb: int = 32, sigma_data: float = 0.5, context: bool = False):
         super().__init__()
         self.config = {"channels": channels, "width": width, "emb": emb, "sigma_data": sigma_data}
-        self.trunk = _Trunk(channels, width, emb, sigma_data)
+        if context:
+            self.config["context"] = True  # older files have no key: context off
+        self.trunk = _Trunk(channels, width, emb, sigma_data, context)
         self.out = nn.Conv2d(width, channels, 3, padding=1)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
@@ -141,9 +158,9 @@ class GuidanceNet(nn.Module):
 class CriticNet(nn.Module):
     """``V̂(t, x; M, y)`` per element (the trainer multiplies by d); only needed for training."""
 
-    def __init__(self, channels: int, width: int = 16, emb: int = 32, sigma_data: float = 0.5):
+    def __init__(self, channels: int, width: int = 16, emb: int = 32, sigma_data: float = 0.5, context: bool = False):
         super().__init__()
-        self.trunk = _Trunk(channels, width, emb, sigma_data)
+        self.trunk = _Trunk(channels, width, emb, sigma_data, context)
         self.head = nn.Linear(width + 1, 1)
 
     def forward(self, t, x, sigma, known, y):
@@ -222,6 +239,8 @@ class AIDConfig:
     lr_critic: float = 1e-3
     antithetic: bool = True  # explore in ± pairs on the same image, mask and noise (variance reduction)
     harmony_weight: float = 0.0  # w in Ψ = ‖X − x*‖² + w·d·KL_harmony(X, M) (pixel-space RGB data in [−1, 1])
+    moment_weight: float = 0.0  # w in Ψ += w·Σ_c n_hole·[(m_c − m*_c)² + (s_c − s*_c)²] (hole mean/std per channel)
+    lowpass: int = 1  # k: Ψ's squared error is taken between k×k block means (×k², still a sum over elements)
 
 
 @dataclass
@@ -260,12 +279,45 @@ def inpaint_rollout(denoise: Denoiser, actor: GuidanceNet, tp: TimeParam, x_star
     return Rollout(xs, sig[:-1], actions, x)
 
 
+def hole_moments(x: torch.Tensor, hole: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per-sample, per-channel mean and standard deviation of ``x`` over the hole (weights ``hole``),
+    and the hole's weight ``n`` per sample: ``[B, C]``, ``[B, C]``, ``[B, 1]``."""
+    w = hole.expand(x.shape[0], 1, *x.shape[-2:]).to(x)
+    n = w.sum((2, 3))
+    mean = (x * w).sum((2, 3)) / n.clamp_min(1e-8)
+    var = (((x - mean[..., None, None]) ** 2) * w).sum((2, 3)) / n.clamp_min(1e-8)
+    return mean, var.clamp_min(0).sqrt(), n
+
+
 def terminal_cost(x: torch.Tensor, x_star: torch.Tensor, hole: torch.Tensor | None = None,
-                  harmony_weight: float = 0.0) -> torch.Tensor:
-    """``Ψ = ‖X − x*‖²`` per sample (summed over the latent), plus, with ``harmony_weight`` w > 0,
-    ``w·d·KL(known ‖ hole)`` of the colour histograms (the DCE Check's harmony number) of X read as RGB in
-    [−1, 1]. The actor–critic only ever evaluates Ψ, so it need not be differentiable."""
-    psi = ((x - x_star) ** 2).flatten(1).sum(1)
+                  harmony_weight: float = 0.0, moment_weight: float = 0.0, lowpass: int = 1) -> torch.Tensor:
+    """``Ψ = ‖X − x*‖²`` per sample (summed over the latent), with three options (*ours*):
+
+    - ``lowpass`` k > 1 takes the squared error between k×k block means instead, times k² (a smooth
+      error counts as before). Texture finer than k px then earns nothing by being flattened: the
+      pixel-wise error is lowest for the conditional mean, which is blurred where the hole is uncertain.
+
+    - ``moment_weight`` w > 0 adds ``w·Σ_c n_hole·[(m_c − m*_c)² + (s_c − s*_c)²]``: the hole's mean and
+      standard deviation per channel against the training image's. The squared error alone is lowest
+      for a fill shrunk towards the conditional mean (flat, low-contrast); the std term prices that
+      shrinkage, the mean term weights the colour shift. Scaled by the hole's size, so it is a sum over
+      hole elements like the squared error. Any latent format.
+    - ``harmony_weight`` w > 0 adds ``w·d·KL(known ‖ hole)`` of the colour histograms (the DCE Check's
+      harmony number) of X read as RGB in [−1, 1].
+
+    The actor–critic only ever evaluates Ψ, so it need not be differentiable."""
+    if lowpass > 1:
+        if x.shape[-1] % lowpass or x.shape[-2] % lowpass:
+            raise ValueError(f"lowpass {lowpass} must divide the latent size {tuple(x.shape[-2:])}")
+        psi = lowpass**2 * (F.avg_pool2d(x - x_star, lowpass) ** 2).flatten(1).sum(1)
+    else:
+        psi = ((x - x_star) ** 2).flatten(1).sum(1)
+    if moment_weight > 0:
+        if hole is None:
+            raise ValueError("the moment term needs the hole mask")
+        m, s, n = hole_moments(x, hole)
+        m_star, s_star, _ = hole_moments(x_star, hole)
+        psi = psi + moment_weight * (n * ((m - m_star) ** 2 + (s - s_star) ** 2)).sum(1)
     if harmony_weight > 0:
         if x.shape[1] != 3 or hole is None:
             raise ValueError("the harmony term needs 3-channel pixel-space data and the hole mask")
@@ -274,6 +326,16 @@ def terminal_cost(x: torch.Tensor, x_star: torch.Tensor, hole: torch.Tensor | No
         kl = dce(((x + 1) / 2).clamp(0, 1), hole.expand(x.shape[0], 1, *x.shape[-2:]).float(), bins=32)["kl"]
         psi = psi + harmony_weight * x[0].numel() * kl.to(psi)
     return psi
+
+
+def terminal_cost_name(harmony_weight: float = 0.0, moment_weight: float = 0.0, lowpass: int = 1) -> str:
+    """How :func:`terminal_cost` was configured, for the module's training metadata."""
+    name = f"{lowpass}^2·sum (pool{lowpass}(X - x*))^2" if lowpass > 1 else "sum (X - x*)^2"
+    if moment_weight:
+        name += f" + {moment_weight:g}·sum_c n_hole·((mean_c - mean*_c)^2 + (std_c - std*_c)^2)"
+    if harmony_weight:
+        name += f" + {harmony_weight:g}·d·KL_harmony"
+    return name
 
 
 def actor_critic_losses(ro: Rollout, actor: nn.Module, critic: nn.Module, tp: TimeParam, x_star: torch.Tensor,
@@ -296,7 +358,7 @@ def actor_critic_losses(ro: Rollout, actor: nn.Module, critic: nn.Module, tp: Ti
     logp = (-((a - mu) ** 2).flatten(1).sum(1) / (2 * var)).reshape(k_steps, b)
     dt = torch.tensor([ts[k + 1] - ts[k] for k in range(k_steps)], device=x.device)[:, None]
     run = 0.5 * cfg.beta * (a**2).flatten(1).sum(1).reshape(k_steps, b) * dt
-    psi = terminal_cost(ro.x_final, x_star, hole, cfg.harmony_weight)
+    psi = terminal_cost(ro.x_final, x_star, hole, cfg.harmony_weight, cfg.moment_weight, cfg.lowpass)
     nxt = torch.cat([values[1:].detach(), psi[None]])
     delta = nxt - values.detach() + run
     critic_loss = -(values * delta).mean()

@@ -5,7 +5,11 @@
    right-side holes) with ComfyUI's KSampler (euler, karras) with and without Apply AID Guidance.
    Terminal error = Ψ = ‖X − x*‖² (the training cost), mean over problems.
 2. Demo model: the shipped module (demomodel/weights/aid/) on the held-out crops × the bench's four mask
-   kinds, 4 samples each, euler at 8 and 20 steps: hole MSE, masked PSNR, harmony KL, seam score.
+   kinds, 4 samples each, euler at 8 and 20 steps: the module's own terminal cost Ψ (from its metadata),
+   hole MSE, masked PSNR, harmony KL, seam score; and the ground truth's KL and seam for reference.
+
+Both parts hand the sampler a latent whose hole is emptied (``empty_hole``), so the truth under the
+hole cannot leak in through ComfyUI's initial ``latent + σ·noise``.
 3. Cost: a module call vs a backbone call on the same input (median of 30), the wall time of
    guided vs unguided sampling runs, and (tools/aid_flops.py) the FLOPs of a 4-channel module against
    ComfyUI's SD1.5 UNet at 512 px.
@@ -33,11 +37,20 @@ harness.comfy_setup()
 import comfy.sample  # noqa: E402
 
 from priorpaint.nodes import aid as N  # noqa: E402
+from priorpaint.samplers import aid as A  # noqa: E402
 from priorpaint.samplers import metrics as M  # noqa: E402
 from priorpaint.support.bench_data import MASK_KINDS, center_crop, make_mask  # noqa: E402
 from priorpaint.support.photos import held_out_images  # noqa: E402
 
 SHIPPED = os.path.join(N.SHIPPED, "priorpaint-unet-aid.safetensors")
+
+
+def empty_hole(x, hole):
+    """The latent handed to the sampler, with the hole zeroed (as VAE Encode (for Inpainting) greys it out).
+    ComfyUI starts a full-denoise run from ``latent + σ_max·noise`` (EPS), so a latent that still holds
+    the ground truth under the hole leaks it: at σ_max ≈ 14.6 one pixel carries little, but the hole's
+    mean colour over ~1000 pixels is then known well. Training rollouts start from pure noise, as here."""
+    return x * (1 - hole)
 
 
 def sample(model, y, mask, steps, cond, seed=0):
@@ -67,7 +80,8 @@ def exact_part(module_path: str | None, threads: int) -> dict:
     out = {"module": os.path.relpath(module_path, ROOT), "train_minutes": train_min, "problems": 1024, "rows": []}
     for steps in (8, 20):
         for name, m in (("unguided", model), ("AID", guided)):
-            res = torch.cat([sample(m, x[i:i + 256], hole[i:i + 256], steps, cond) for i in range(0, 1024, 256)])
+            res = torch.cat([sample(m, empty_hole(x[i:i + 256], hole[i:i + 256]), hole[i:i + 256], steps, cond)
+                             for i in range(0, 1024, 256)])
             psi = float(((res - x) ** 2).flatten(1).sum(1).mean())
             out["rows"].append({"method": name, "steps": steps, "nfe": steps, "psi": psi})
             print(f"  exact {name:9s} euler {steps:3d} steps  Ψ {psi:.3f}", flush=True)
@@ -80,12 +94,16 @@ def demo_part(size: int, module: str = SHIPPED) -> dict:
     model, vae, cond = LoadDemoModel.execute("priorpaint-unet", "eps").args
     g = N.load_guidance_file(module)
     guided = N.ApplyAIDGuidance.execute(model, g, 1.0).args[0]
-    rows = []
+    tr = g.info["training"]
+    cost = {"harmony_weight": tr.get("harmony_weight", 0.0), "moment_weight": tr.get("moment_weight", 0.0),
+            "lowpass": tr.get("lowpass", 1)}  # the module's own terminal cost Ψ
+    rows, truth = [], []
     for ii, (iname, im) in enumerate(held_out_images()):
         gt = center_crop(im, size)[None]
         for mi, kind in enumerate(MASK_KINDS):
             mask = make_mask(kind, size, size, seed=ii * 10 + mi)
-            y = (gt * 2 - 1).expand(4, -1, -1, -1).contiguous()
+            truth.append((float(M.harmony_kl(gt, mask).mean()), float(M.seam_score(gt, mask).mean())))
+            y = empty_hole(gt * 2 - 1, mask).expand(4, -1, -1, -1).contiguous()
             for steps in (8, 20):
                 for name, m in (("unguided", model), ("AID", guided)):
                     t0 = time.perf_counter()
@@ -93,7 +111,9 @@ def demo_part(size: int, module: str = SHIPPED) -> dict:
                     wall = time.perf_counter() - t0
                     xo = ((res.float() + 1) / 2).clamp(0, 1)
                     mse = float((((xo - gt) ** 2) * mask).sum() / (mask.sum() * 3 * xo.shape[0]))
-                    rows.append({"image": iname, "mask": kind, "method": name, "steps": steps, "hole_mse": mse,
+                    psi = float(A.terminal_cost(res.float(), (gt * 2 - 1).expand_as(res), mask.reshape(1, 1, size, size),
+                                                **cost).mean())
+                    rows.append({"image": iname, "mask": kind, "method": name, "steps": steps, "hole_mse": mse, "psi": psi,
                                  "psnr": float(M.masked_psnr(xo, gt, mask).mean()),
                                  "harmony": float(M.harmony_kl(xo, mask).mean()),
                                  "seam": float(M.seam_score(xo, mask).mean()), "wall_s": wall})
@@ -104,12 +124,15 @@ def demo_part(size: int, module: str = SHIPPED) -> dict:
         for name in ("unguided", "AID"):
             sel = [r for r in rows if r["steps"] == steps and r["method"] == name]
             summary.append({"method": name, "steps": steps, "nfe": steps,
-                            **{k: statistics.mean(r[k] for r in sel) for k in ("hole_mse", "psnr", "harmony", "seam",
-                                                                                 "wall_s")}})
-    better = sum(1 for a, b in zip([r for r in rows if r["method"] == "unguided"],
-                                   [r for r in rows if r["method"] == "AID"]) if b["hole_mse"] < a["hole_mse"])
+                            **{k: statistics.mean(r[k] for r in sel) for k in ("hole_mse", "psi", "psnr", "harmony",
+                                                                                 "seam", "wall_s")}})
+    wins = {k: sum(1 for a, b in zip([r for r in rows if r["method"] == "unguided"],
+                                     [r for r in rows if r["method"] == "AID"]) if b[k] < a[k])
+            for k in ("psi", "hole_mse", "harmony", "seam")}
     return {"module": os.path.relpath(module, ROOT), "info": g.info["training"], "size": size, "samples": 4,
-            "rows": rows, "summary": summary, "aid_better_mse": better, "cases": len(rows) // 2,
+            "terminal_cost": A.terminal_cost_name(**cost), "aid_better": wins,
+            "truth": {"harmony": statistics.mean(t[0] for t in truth), "seam": statistics.mean(t[1] for t in truth)},
+            "rows": rows, "summary": summary, "cases": len(rows) // 2,
             "params": sum(p.numel() for p in g.net.parameters()),
             "backbone_params": sum(p.numel() for p in model.model.diffusion_model.parameters())}
 
@@ -148,7 +171,7 @@ def main():
             d = demo_part(a.size, a.demo_module)
         for r in d["summary"]:
             print(r)
-        print("AID better MSE in", d["aid_better_mse"], "of", d["cases"])
+        print("AID better in", d["aid_better"], "of", d["cases"], "cases; ground truth", d["truth"])
         return
     with torch.inference_mode():
         print("cost:", flush=True)

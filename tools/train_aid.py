@@ -82,6 +82,12 @@ def main(argv=None):
     ap.add_argument("--width", type=int, default=16)
     ap.add_argument("--harmony-weight", type=float, default=0.0,
                     help="w: adds w·d·KL(known ‖ hole) colour-histogram harmony to the terminal cost (RGB backbones)")
+    ap.add_argument("--moment-weight", type=float, default=0.0,
+                    help="w: adds w·Σ_c n_hole·[(mean_c − mean*_c)² + (std_c − std*_c)²] over the hole to the terminal cost")
+    ap.add_argument("--lowpass", type=int, default=1,
+                    help="k: the terminal squared error compares k×k block means (texture is not rewarded for being flattened)")
+    ap.add_argument("--context", action="store_true",
+                    help="the module also sees the known region's per-channel mean/std (reaches inside large holes)")
     ap.add_argument("--no-antithetic", action="store_true", help="plain exploration (no ± pairs), for comparison")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
@@ -116,11 +122,12 @@ def main(argv=None):
         tp = A.TimeParam(max(info["sigma_min"], 0.002), min(info["sigma_max"], 80.0))
         ch = info["latent_channels"]
         torch.manual_seed(a.seed)
-        actor = A.GuidanceNet(ch, width=a.width, sigma_data=sigma_data)
-        critic = A.CriticNet(ch, width=a.width, sigma_data=sigma_data)
+        actor = A.GuidanceNet(ch, width=a.width, sigma_data=sigma_data, context=a.context)
+        critic = A.CriticNet(ch, width=a.width, sigma_data=sigma_data, context=a.context)
         g = torch.Generator().manual_seed(a.seed)
         cfg = A.AIDConfig(steps=a.steps, beta=a.beta, lam=a.lam, lr_actor=a.lr_actor, lr_critic=a.lr_critic,
-                          antithetic=not a.no_antithetic, harmony_weight=a.harmony_weight)
+                          antithetic=not a.no_antithetic, harmony_weight=a.harmony_weight,
+                          moment_weight=a.moment_weight, lowpass=a.lowpass)
         ckpt = a.checkpoint or os.path.join(os.path.dirname(HERE), "out", "aid_checkpoints",
                                             os.path.splitext(os.path.basename(a.out))[0] + ".ckpt.safetensors")
         os.makedirs(os.path.dirname(ckpt), exist_ok=True)
@@ -171,8 +178,9 @@ def main(argv=None):
             training = {"backbone": a.backbone, "iterations": a.iterations, "batch": a.batch, "crop": a.crop,
                         "steps": a.steps, "lr_actor": a.lr_actor, "lr_critic": a.lr_critic, "lam": a.lam,
                         "beta": a.beta, "seed": a.seed, "processes": world, "antithetic": not a.no_antithetic,
-                        "terminal_cost": "sum (X - x*)^2" + (f" + {a.harmony_weight:g}·d·KL_harmony"
-                                                              if a.harmony_weight else ""),
+                        "harmony_weight": a.harmony_weight, "moment_weight": a.moment_weight, "lowpass": a.lowpass,
+                        "context": a.context,
+                        "terminal_cost": A.terminal_cost_name(a.harmony_weight, a.moment_weight, a.lowpass),
                         "minutes": round((time.time() - t0) / 60, 2)}
             A.save_module(a.out, actor, A.module_metadata(actor, info, tp, training))
             with open(os.path.splitext(a.out)[0] + ".log.json", "w") as f:

@@ -129,3 +129,77 @@ def test_harmony_term_of_the_terminal_cost():
     assert torch.equal(A.terminal_cost(new_colour, x_star, hole, 0.0), A.terminal_cost(new_colour, x_star))
     with pytest.raises(ValueError, match="3-channel"):
         A.terminal_cost(torch.zeros(1, 4, 8, 8), torch.zeros(1, 4, 8, 8), torch.ones(1, 1, 8, 8), 0.1)
+
+
+def test_moment_term_prices_a_shrunk_fill():
+    """The squared error alone prefers the conditional mean (a flat fill) to an equally likely sample
+    of the hole; Ψ's moment term (hole mean/std per channel against x*) reverses that at w = 4, is zero
+    for the truth, works for any channel count and reads soft holes as weights."""
+    g = torch.Generator().manual_seed(0)
+    c, n = 4, 32
+    base = torch.randn(1, c, 1, 1, generator=g)
+    x_star = base + 0.5 * torch.randn(3, c, n, n, generator=g)
+    hole = torch.zeros(1, 1, n, n)
+    hole[..., :, n // 2:] = 1
+    sample = torch.where(hole > 0, base + 0.5 * torch.randn(3, c, n, n, generator=g), x_star)  # same law, new draw
+    flat = torch.where(hole > 0, base.expand_as(x_star), x_star)  # the conditional mean of the hole
+    assert (A.terminal_cost(flat, x_star) < A.terminal_cost(sample, x_star)).all()
+    assert (A.terminal_cost(flat, x_star, hole, moment_weight=4) > A.terminal_cost(sample, x_star, hole,
+                                                                                   moment_weight=4)).all()
+    assert torch.equal(A.terminal_cost(x_star, x_star, hole, moment_weight=4), torch.zeros(3))
+    m, s, w = A.hole_moments(flat, hole)
+    assert torch.allclose(m, base[:, :, 0, 0].expand(3, c)) and torch.allclose(s, torch.zeros(3, c), atol=1e-6)
+    assert torch.equal(w, torch.full((3, 1), n * n / 2))
+    soft = hole * 0.5
+    m2, s2, w2 = A.hole_moments(sample, soft)
+    m1, s1, _ = A.hole_moments(sample, hole)
+    assert torch.allclose(m1, m2) and torch.allclose(s1, s2) and torch.allclose(w2, w / 2)
+    with pytest.raises(ValueError, match="hole mask"):
+        A.terminal_cost(x_star, x_star, None, moment_weight=1.0)
+
+
+def test_lowpass_terminal_cost_ignores_texture_inside_its_blocks():
+    """lowpass k compares k×k block means (×k²): texture that averages out in each block costs nothing,
+    a smooth error costs what the plain squared error charges; k must divide the latent size."""
+    x_star = torch.randn(2, 4, 8, 8, generator=torch.Generator().manual_seed(1))
+    checker = (torch.arange(8)[:, None] + torch.arange(8)[None]) % 2 * 2.0 - 1.0  # ±1, zero mean per 2×2 block
+    textured = x_star + 0.3 * checker
+    assert (A.terminal_cost(textured, x_star) > 0).all()
+    assert torch.allclose(A.terminal_cost(textured, x_star, lowpass=2), torch.zeros(2), atol=1e-9)
+    shifted = x_star + 0.3
+    assert torch.allclose(A.terminal_cost(shifted, x_star, lowpass=4), A.terminal_cost(shifted, x_star))
+    with pytest.raises(ValueError, match="lowpass 3"):
+        A.terminal_cost(x_star, x_star, lowpass=3)
+
+
+def test_context_module_sees_the_known_colours_and_old_files_still_build(tmp_path):
+    """known_statistics is the known region's mean/std per channel and its fraction; a context module feeds
+    them to every pixel (its output at the centre of a large hole depends on the context path); both kinds
+    round-trip through the file format, and a file without the 'context' key builds the plain module."""
+    k = torch.zeros(1, 1, 8, 8)
+    k[..., :2] = 1
+    y = torch.zeros(1, 2, 8, 8)
+    y[:, 0, :, 0], y[:, 0, :, 1], y[:, 1] = 1.0, 3.0, -1.0
+    st = A.known_statistics(k, y)
+    assert torch.allclose(st, torch.tensor([[2.0, -1.0, 1.0, 0.0, 0.25]]))
+    torch.manual_seed(0)
+    known = torch.zeros(1, 1, 32, 32)
+    known[..., :2] = 1
+    x = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    args = (torch.tensor([0.5]), x, torch.tensor([1.0]), known, known.expand(1, 3, 32, 32) * 0.2)
+    for context in (False, True):
+        net = A.GuidanceNet(3, context=context)
+        torch.nn.init.normal_(net.out.weight, std=0.1)
+        a = net(*args)
+        assert (net.trunk.context is not None) == context
+        if context:
+            with torch.no_grad():
+                net.trunk.context.weight.zero_()
+                net.trunk.context.bias.fill_(-50.0)  # silu(-50) ≈ 0: the path switched off
+            assert (a - net(*args))[..., 12:20, 20:28].abs().max() > 1e-3
+            with torch.no_grad():
+                net.trunk.context.reset_parameters()
+            a = net(*args)
+        info = A.parse_metadata(A.module_metadata(net, {}, TP, {}))
+        assert ("context" in info["net"]) == context
+        assert torch.equal(A.build_from_state(net.state_dict(), info)(*args), a)

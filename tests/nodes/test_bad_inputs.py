@@ -180,7 +180,8 @@ def test_train_node_rejects_bad_settings(tmp_path, monkeypatch):
                 checkpoint_every=10)
     for change, name, expected in ((dict(name="../x"), "'name'", "plain file name"),
                                    (dict(batch=3), "'batch'", "even"),
-                                   (dict(crop=64), "'crop'", "crop ≤ the latent size")):
+                                   (dict(crop=64), "'crop'", "crop ≤ the latent size"),
+                                   (dict(lowpass=3), "'lowpass'", "a divisor of 'crop'")):
         with pytest.raises(ValueError) as e:
             AIDN.TrainAIDGuidance.execute(**dict(base, **change))
         assert name in str(e.value) and expected in str(e.value), str(e.value)
