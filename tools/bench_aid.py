@@ -39,18 +39,11 @@ import comfy.sample  # noqa: E402
 from priorpaint.nodes import aid as N  # noqa: E402
 from priorpaint.samplers import aid as A  # noqa: E402
 from priorpaint.samplers import metrics as M  # noqa: E402
+from priorpaint.support.bench import empty_hole  # noqa: E402
 from priorpaint.support.bench_data import MASK_KINDS, center_crop, make_mask  # noqa: E402
 from priorpaint.support.photos import held_out_images  # noqa: E402
 
 SHIPPED = os.path.join(N.SHIPPED, "priorpaint-unet-aid.safetensors")
-
-
-def empty_hole(x, hole):
-    """The latent handed to the sampler, with the hole zeroed (as VAE Encode (for Inpainting) greys it out).
-    ComfyUI starts a full-denoise run from ``latent + σ_max·noise`` (EPS), so a latent that still holds
-    the ground truth under the hole leaks it: at σ_max ≈ 14.6 one pixel carries little, but the hole's
-    mean colour over ~1000 pixels is then known well. Training rollouts start from pure noise, as here."""
-    return x * (1 - hole)
 
 
 def sample(model, y, mask, steps, cond, seed=0):
