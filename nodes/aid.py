@@ -341,6 +341,9 @@ class TrainAIDGuidance(io.ComfyNode):
             raise node_error(node, InputError("name", f"is {name!r}", "a plain file name (letters, digits, - _ .)"))
         if batch % 2:
             raise node_error(node, InputError("batch", f"is {batch}", "an even number (± exploration pairs)"))
+        if crop % lowpass:
+            raise node_error(node, InputError("lowpass", f"is {lowpass}, which does not divide crop {crop}",
+                                              "a divisor of 'crop'"))
         name = name[:-12] if name.endswith(".safetensors") else name
         out_dir = os.path.join(folder_paths.models_dir, FOLDER)
         ckpt_dir = os.path.join(folder_paths.get_output_directory(), "priorpaint_aid")
@@ -369,9 +372,6 @@ class TrainAIDGuidance(io.ComfyNode):
             if harmony_weight > 0 and ch != 3:
                 raise node_error(node, InputError("harmony_weight", f"is {harmony_weight} for a {ch}-channel latent",
                                                   "0 (the harmony term needs a 3-channel pixel-space model)"))
-            if crop % lowpass:
-                raise node_error(node, InputError("lowpass", f"is {lowpass}, which does not divide crop {crop}",
-                                                  "a divisor of 'crop'"))
             cfg = core.AIDConfig(steps=steps, beta=beta, lam=lam, lr_actor=lr_actor, lr_critic=lr_critic,
                                  harmony_weight=harmony_weight, moment_weight=moment_weight,
                                  lowpass=lowpass)
@@ -402,10 +402,8 @@ class TrainAIDGuidance(io.ComfyNode):
                        on_iteration=on_iteration)
             training = {"backbone": "comfyui-model", "iterations": iterations, "batch": batch, "crop": crop,
                         "steps": steps, "lr_actor": lr_actor, "lr_critic": lr_critic, "lam": lam, "beta": beta,
-                        "seed": seed, "mask_kind": mask_kind, "harmony_weight": harmony_weight,
-                        "moment_weight": moment_weight, "lowpass": lowpass,
-                        "context": context,
-                        "terminal_cost": core.terminal_cost_name(harmony_weight, moment_weight, lowpass),
+                        "seed": seed, "mask_kind": mask_kind, **cfg.terminal(), "context": context,
+                        "terminal_cost": core.terminal_cost_name(**cfg.terminal()),
                         "minutes_this_run": round((time.time() - t0) / 60, 2)}
             path = os.path.join(out_dir, name + ".safetensors")
             core.save_module(path, actor, core.module_metadata(actor, info, tp, training))

@@ -34,6 +34,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .masks import masked_moments
+
 FORMAT = "priorpaint.aid_guidance"
 FORMAT_VERSION = 1
 
@@ -105,10 +107,8 @@ class _Block(nn.Module):
 def known_statistics(known: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """``[B, 2C + 1]``: per-channel mean and standard deviation of ``y`` over the known region, and the
     known fraction (the module's global view of the context, whatever the hole's size)."""
-    n = known.sum((2, 3)).clamp_min(1e-8)
-    mean = (known * y).sum((2, 3)) / n
-    var = (known * (y - mean[..., None, None]) ** 2).sum((2, 3)) / n
-    return torch.cat([mean, var.clamp_min(0).sqrt(), known.mean((2, 3))], 1)
+    mean, std = masked_moments(y, known)
+    return torch.cat([mean[..., 0, 0], std[..., 0, 0], known.mean((2, 3))], 1)
 
 
 class _Trunk(nn.Module):
@@ -242,6 +242,11 @@ class AIDConfig:
     moment_weight: float = 0.0  # w in Ψ += w·Σ_c n_hole·[(m_c − m*_c)² + (s_c − s*_c)²] (hole mean/std per channel)
     lowpass: int = 1  # k: Ψ's squared error is taken between k×k block means (×k², still a sum over elements)
 
+    def terminal(self) -> dict:
+        """The terminal-cost settings, as :func:`terminal_cost` and :func:`terminal_cost_name` take them (and
+        as the module's training metadata records them)."""
+        return {"harmony_weight": self.harmony_weight, "moment_weight": self.moment_weight, "lowpass": self.lowpass}
+
 
 @dataclass
 class Rollout:
@@ -283,10 +288,8 @@ def hole_moments(x: torch.Tensor, hole: torch.Tensor) -> tuple[torch.Tensor, tor
     """Per-sample, per-channel mean and standard deviation of ``x`` over the hole (weights ``hole``),
     and the hole's weight ``n`` per sample: ``[B, C]``, ``[B, C]``, ``[B, 1]``."""
     w = hole.expand(x.shape[0], 1, *x.shape[-2:]).to(x)
-    n = w.sum((2, 3))
-    mean = (x * w).sum((2, 3)) / n.clamp_min(1e-8)
-    var = (((x - mean[..., None, None]) ** 2) * w).sum((2, 3)) / n.clamp_min(1e-8)
-    return mean, var.clamp_min(0).sqrt(), n
+    mean, std = masked_moments(x, w)
+    return mean[..., 0, 0], std[..., 0, 0], w.sum((2, 3))
 
 
 def terminal_cost(x: torch.Tensor, x_star: torch.Tensor, hole: torch.Tensor | None = None,
@@ -358,7 +361,7 @@ def actor_critic_losses(ro: Rollout, actor: nn.Module, critic: nn.Module, tp: Ti
     logp = (-((a - mu) ** 2).flatten(1).sum(1) / (2 * var)).reshape(k_steps, b)
     dt = torch.tensor([ts[k + 1] - ts[k] for k in range(k_steps)], device=x.device)[:, None]
     run = 0.5 * cfg.beta * (a**2).flatten(1).sum(1).reshape(k_steps, b) * dt
-    psi = terminal_cost(ro.x_final, x_star, hole, cfg.harmony_weight, cfg.moment_weight, cfg.lowpass)
+    psi = terminal_cost(ro.x_final, x_star, hole, **cfg.terminal())
     nxt = torch.cat([values[1:].detach(), psi[None]])
     delta = nxt - values.detach() + run
     critic_loss = -(values * delta).mean()

@@ -17,6 +17,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from .masks import masked_moments
+
 _M_RGB2XYZ = torch.tensor([[0.412453, 0.357580, 0.180423],
                            [0.212671, 0.715160, 0.072169],
                            [0.019334, 0.119193, 0.950227]], dtype=torch.float64)
@@ -49,14 +51,6 @@ def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
     return _linear_to_srgb(lin.clamp(0, 1)).clamp(0, 1)
 
 
-def _masked_moments(x: torch.Tensor, w: torch.Tensor):
-    """Per-image, per-channel weighted mean and std of ``x [B,C,H,W]`` under weights ``w [B,1,H,W]``."""
-    tot = w.sum((2, 3), keepdim=True).clamp_min(1e-8)
-    mean = (x * w).sum((2, 3), keepdim=True) / tot
-    var = ((x - mean) ** 2 * w).sum((2, 3), keepdim=True) / tot
-    return mean, var.sqrt()
-
-
 def match_colour_lab(inpainted: torch.Tensor, original: torch.Tensor, mask: torch.Tensor,
                      strength: float = 1.0) -> torch.Tensor:
     """Match the Lab mean/std of ``inpainted`` to ``original`` on the known region (weights ``1 − mask``)."""
@@ -64,8 +58,8 @@ def match_colour_lab(inpainted: torch.Tensor, original: torch.Tensor, mask: torc
     if float(known.sum()) <= 0:
         return inpainted
     a, b = rgb_to_lab(inpainted), rgb_to_lab(original)
-    ma, sa = _masked_moments(a, known)
-    mb, sb = _masked_moments(b, known)
+    ma, sa = masked_moments(a, known)
+    mb, sb = masked_moments(b, known)
     gain = torch.where(sa > 1e-6, sb / sa.clamp_min(1e-6), torch.ones_like(sa))
     matched = (a - ma) * gain + mb
     out = lab_to_rgb(a + strength * (matched - a))

@@ -69,6 +69,15 @@ def broadcast_batch(x: torch.Tensor, batch: int, name: str, other: str = "the ba
                      f"batch size 1 (shared) or {batch} (one per item)")
 
 
+def masked_moments(x: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-image, per-channel weighted mean and std of ``x [B, C, H, W]`` under weights ``w [B|1, 1, H, W]``
+    (``[B, C, 1, 1]`` each; an all-zero weight gives mean 0, std 0)."""
+    tot = w.sum((2, 3), keepdim=True).clamp_min(1e-8)
+    mean = (x * w).sum((2, 3), keepdim=True) / tot
+    var = ((x - mean) ** 2 * w).sum((2, 3), keepdim=True) / tot
+    return mean, var.sqrt()
+
+
 def dilate(mask: torch.Tensor, radius: int) -> torch.Tensor:
     """Grow a ``[B, 1, H, W]`` mask by ``radius`` pixels (square structuring element, max-pooling)."""
     return F.max_pool2d(mask, 2 * radius + 1, stride=1, padding=radius) if radius > 0 else mask

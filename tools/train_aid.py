@@ -178,9 +178,7 @@ def main(argv=None):
             training = {"backbone": a.backbone, "iterations": a.iterations, "batch": a.batch, "crop": a.crop,
                         "steps": a.steps, "lr_actor": a.lr_actor, "lr_critic": a.lr_critic, "lam": a.lam,
                         "beta": a.beta, "seed": a.seed, "processes": world, "antithetic": not a.no_antithetic,
-                        "harmony_weight": a.harmony_weight, "moment_weight": a.moment_weight, "lowpass": a.lowpass,
-                        "context": a.context,
-                        "terminal_cost": A.terminal_cost_name(a.harmony_weight, a.moment_weight, a.lowpass),
+                        **cfg.terminal(), "context": a.context, "terminal_cost": A.terminal_cost_name(**cfg.terminal()),
                         "minutes": round((time.time() - t0) / 60, 2)}
             A.save_module(a.out, actor, A.module_metadata(actor, info, tp, training))
             with open(os.path.splitext(a.out)[0] + ".log.json", "w") as f:
