@@ -185,10 +185,15 @@ class LoadAIDGuidance(io.ComfyNode):
 # ---------------------------------------------------------------------------------------------
 # applying
 # ---------------------------------------------------------------------------------------------
-def patch_model(model, guidance: Guidance, strength: float):
-    """A clone of ``model`` whose denoiser output becomes ``D − strength·(σ/σ̇)·µ`` at every evaluation."""
+def patch_model(model, guidance: Guidance, strength: float, start_percent: float = 0.0,
+                end_percent: float = 1.0):
+    """A clone of ``model`` whose denoiser output becomes ``D − strength·(σ/σ̇)·µ`` at every evaluation
+    whose σ lies in the ``[start_percent, end_percent]`` part of the schedule (ComfyUI's ControlNet
+    convention: 0 = the noisiest σ, 1 = the last), and ``D`` elsewhere."""
     tp: core.TimeParam = guidance.info["time"]
     m = model.clone()
+    ms = m.get_model_object("model_sampling")
+    sigma_hi, sigma_lo = float(ms.percent_to_sigma(start_percent)), float(ms.percent_to_sigma(end_percent))
     device = comfy.model_management.get_torch_device()
     holder = comfy.model_patcher.ModelPatcher(guidance.net, load_device=device,
                                               offload_device=comfy.model_management.unet_offload_device())
@@ -209,6 +214,9 @@ def patch_model(model, guidance: Guidance, strength: float):
         x, sigma = args["input"], args["sigma"].reshape(-1).float()
         if sigma.numel() == 1:
             sigma = sigma.expand(x.shape[0])
+        active = (sigma <= sigma_hi) & (sigma >= sigma_lo)
+        if not bool(active.any()):
+            return den
         s_ve = sigma / (1 - sigma.clamp_max(1 - 1e-4)) if flow else sigma
         x_ve = x / (1 - sigma.clamp_max(1 - 1e-4)).reshape(-1, 1, 1, 1) if flow else x
         y, mask = state.get("y"), state.get("mask")
@@ -218,7 +226,7 @@ def patch_model(model, guidance: Guidance, strength: float):
         with torch.no_grad():
             mu = guidance.net(tp.time(s_ve).float().to(p.device), x_ve.to(p), s_ve.to(p), known.to(p),
                               (known * y).to(p)).to(den)
-        return core.guided_denoised(den, s_ve.to(den.device), mu, tp, strength)
+        return core.guided_denoised(den, s_ve.to(den.device), mu, tp, strength * active.to(den.device, den.dtype))
 
     m.set_model_sampler_post_cfg_function(post_cfg)
     m.add_wrapper_with_key(comfy.patcher_extension.WrappersMP.SAMPLER_SAMPLE, STATE_KEY, sampler_wrapper)
@@ -241,18 +249,27 @@ class ApplyAIDGuidance(io.ComfyNode):
                 io.Custom("PRIORPAINT_AID").Input("guidance", tooltip="From Load AID Guidance."),
                 io.Float.Input("strength", default=1.0, min=0.0, max=10.0, step=0.05,
                                tooltip="Scales the module's drift (1 = as trained, 0 = off)."),
+                io.Float.Input("start_percent", default=0.0, min=0.0, max=1.0, step=0.001,
+                               tooltip="Where in the schedule the guidance starts (0 = the first, noisiest step), "
+                                       "as in Apply ControlNet."),
+                io.Float.Input("end_percent", default=1.0, min=0.0, max=1.0, step=0.001,
+                               tooltip="Where it stops (1 = the last step). Outside [start, end] the MODEL is "
+                                       "unchanged and the module is not called."),
             ],
             outputs=[io.Model.Output("MODEL", tooltip="The patched MODEL (the input MODEL is not changed).")],
         )
 
     @classmethod
-    def execute(cls, model, guidance, strength) -> io.NodeOutput:
+    def execute(cls, model, guidance, strength, start_percent=0.0, end_percent=1.0) -> io.NodeOutput:
+        if start_percent > end_percent:
+            raise node_error("Apply AID Guidance", InputError(
+                "start_percent", f"is {start_percent}, after end_percent {end_percent}", "start_percent ≤ end_percent"))
         try:
             core.check_backbone(guidance.info, backbone_info(model))
         except core.ModuleFormatError as e:
             raise node_error("Apply AID Guidance", InputError("guidance", f"{guidance.name!r} {e}",
                                                               "a module trained for this MODEL")) from None
-        return io.NodeOutput(patch_model(model, guidance, strength))
+        return io.NodeOutput(patch_model(model, guidance, strength, start_percent, end_percent))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -322,6 +339,9 @@ class TrainAIDGuidance(io.ComfyNode):
                 io.Boolean.Input("context", default=False, optional=True,
                                  tooltip="The module also sees the known region's mean and spread per channel, so it "
                                          "can correct colours deep inside holes larger than its convolutions reach."),
+                io.Float.Input("td_lambda", default=0.0, min=0.0, max=1.0, step=0.05, optional=True,
+                               tooltip="λ_TD of the actor's advantage: 0 = the TD residual δ_k (the paper's update), "
+                                       "1 = the whole remaining cost (Monte-Carlo); between = generalised advantage."),
             ],
             outputs=[io.Custom("PRIORPAINT_AID").Output("GUIDANCE", tooltip="The trained module."),
                      io.String.Output("path", tooltip="Where the module was saved.")],
@@ -332,7 +352,7 @@ class TrainAIDGuidance(io.ComfyNode):
     @classmethod
     def execute(cls, model, vae, images, name, mask_kind, iterations, batch, crop, steps, lr_actor, lr_critic, lam,
                 beta, seed, resume, checkpoint_every, conditioning=None, harmony_weight=0.0,
-                moment_weight=0.0, lowpass=1, context=False) -> io.NodeOutput:
+                moment_weight=0.0, lowpass=1, context=False, td_lambda=0.0) -> io.NodeOutput:
         import re
         import time
 
@@ -374,7 +394,7 @@ class TrainAIDGuidance(io.ComfyNode):
                                                   "0 (the harmony term needs a 3-channel pixel-space model)"))
             cfg = core.AIDConfig(steps=steps, beta=beta, lam=lam, lr_actor=lr_actor, lr_critic=lr_critic,
                                  harmony_weight=harmony_weight, moment_weight=moment_weight,
-                                 lowpass=lowpass)
+                                 lowpass=lowpass, td_lambda=td_lambda)
             denoise = ve_denoiser(model, conditioning)
             pbar = comfy.utils.ProgressBar(iterations)
             pbar.update_absolute(start, iterations)
@@ -403,7 +423,7 @@ class TrainAIDGuidance(io.ComfyNode):
             training = {"backbone": "comfyui-model", "iterations": iterations, "batch": batch, "crop": crop,
                         "steps": steps, "lr_actor": lr_actor, "lr_critic": lr_critic, "lam": lam, "beta": beta,
                         "seed": seed, "mask_kind": mask_kind, **cfg.terminal(), "context": context,
-                        "terminal_cost": core.terminal_cost_name(**cfg.terminal()),
+                        "td_lambda": td_lambda, "terminal_cost": core.terminal_cost_name(**cfg.terminal()),
                         "minutes_this_run": round((time.time() - t0) / 60, 2)}
             path = os.path.join(out_dir, name + ".safetensors")
             core.save_module(path, actor, core.module_metadata(actor, info, tp, training))

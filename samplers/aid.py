@@ -19,7 +19,9 @@ critic predicts them through a fixed scale d.
 **Actor–critic** (§5.2): Gaussian exploration ``A_k ~ N(µ, 2λ/(βd)·I)``; the rollout advances each
 solver step with ``D'(A_k)``; TD residual ``δ_k = V̂_{k+1} − V̂_k + (β/2)‖A_k‖²Δt_k`` with ``V̂_K = Ψ``;
 critic ``ϑ_c ← ϑ_c + a Σ_k ∂V̂_k/∂ϑ_c δ_k``; actor ``ϑ_a ← ϑ_a − a Σ_k ∂ log π(A_k)/∂ϑ_a δ_k``
-(score function: the backbone is only ever called forward, under ``no_grad``).
+(score function: the backbone is only ever called forward, under ``no_grad``). Option (*ours*):
+``td_lambda`` replaces ``δ_k`` in the actor's update by the generalised advantage ``Σ_{j≥k} λ_TD^{j−k} δ_j``
+(Schulman et al. 2016, γ = 1); 1 is the Monte-Carlo return minus the baseline ``V̂_k``.
 
 Pure torch; randomness is passed in.
 """
@@ -70,10 +72,13 @@ class TimeParam:
 
 
 def guided_denoised(x0: torch.Tensor, sigma: torch.Tensor, mu: torch.Tensor, tp: TimeParam,
-                    strength: float = 1.0) -> torch.Tensor:
-    """``D' = D − (σ/σ̇)·µ`` (per-sample σ ``[B]``); strength scales µ."""
-    s = sigma.reshape(-1, *([1] * (x0.ndim - 1))).to(torch.float64)
+                    strength: float | torch.Tensor = 1.0) -> torch.Tensor:
+    """``D' = D − (σ/σ̇)·µ`` (per-sample σ ``[B]``); strength (a number or per-sample ``[B]``) scales µ."""
+    shape = (-1, *([1] * (x0.ndim - 1)))
+    s = sigma.reshape(shape).to(torch.float64)
     factor = (s / tp.sigma_dot(s)).to(x0.dtype)
+    if torch.is_tensor(strength):
+        strength = strength.reshape(shape).to(x0)
     return x0 - strength * factor * mu.to(x0.dtype)
 
 
@@ -241,6 +246,7 @@ class AIDConfig:
     harmony_weight: float = 0.0  # w in Ψ = ‖X − x*‖² + w·d·KL_harmony(X, M) (pixel-space RGB data in [−1, 1])
     moment_weight: float = 0.0  # w in Ψ += w·Σ_c n_hole·[(m_c − m*_c)² + (s_c − s*_c)²] (hole mean/std per channel)
     lowpass: int = 1  # k: Ψ's squared error is taken between k×k block means (×k², still a sum over elements)
+    td_lambda: float = 0.0  # actor's advantage: Σ_j (λ_TD)^(j−k) δ_j (0 = the TD residual δ_k, 1 = Monte-Carlo return)
 
     def terminal(self) -> dict:
         """The terminal-cost settings, as :func:`terminal_cost` and :func:`terminal_cost_name` take them (and
@@ -365,7 +371,12 @@ def actor_critic_losses(ro: Rollout, actor: nn.Module, critic: nn.Module, tp: Ti
     nxt = torch.cat([values[1:].detach(), psi[None]])
     delta = nxt - values.detach() + run
     critic_loss = -(values * delta).mean()
-    actor_loss = (logp * delta).mean()
+    adv = delta
+    if cfg.td_lambda > 0:  # generalised advantage (Schulman et al. 2016), γ = 1: adv_k = δ_k + λ_TD·adv_{k+1}
+        adv = delta.clone()
+        for k in range(k_steps - 2, -1, -1):
+            adv[k] = delta[k] + cfg.td_lambda * adv[k + 1]
+    actor_loss = (logp * adv).mean()
     stats = {"psi": float(psi.mean()), "running": float(run.sum(0).mean()), "td": float(delta.abs().mean())}
     return actor_loss, critic_loss, stats
 

@@ -124,7 +124,7 @@ def exact_suite(profile: str, seed: int, check: bool) -> list[dict]:
         mask = (~known).float().reshape(1, *SHAPE)[:, :1]
         for prediction in ("eps", "flow"):
             counted = B.Counted(exact_prior_model(prior, prediction))
-            task = B.Task(y.float().reshape(1, *SHAPE).expand(n, -1, -1, -1).contiguous(), mask,
+            task = B.Task(B.empty_hole(y.float().reshape(1, *SHAPE), mask).expand(n, -1, -1, -1).contiguous(), mask,
                           empty_conditioning(), empty_conditioning(), seed, SCHEDULERS[prediction])
             for method in B.registered_methods(profile, "exact"):
                 out, rec = B.run_method(method, counted, task)
@@ -173,7 +173,7 @@ def image_suite(profile: str, seed: int, check: bool) -> list[dict]:
         gt = center_crop(im, size)[None]
         for mi, kind in enumerate(MASK_KINDS):
             mask = make_mask(kind, size, size, seed=seed * 1000 + ii * 10 + mi)
-            latent = (gt * 2 - 1).expand(samples, -1, -1, -1).contiguous()
+            latent = B.empty_hole(gt * 2 - 1, mask).expand(samples, -1, -1, -1).contiguous()
             task = B.Task(latent, mask, cond, cond, seed)
             for method in B.registered_methods(profile, "image"):
                 out, rec = B.run_method(method, counted, task)

@@ -88,6 +88,8 @@ def main(argv=None):
                     help="k: the terminal squared error compares k×k block means (texture is not rewarded for being flattened)")
     ap.add_argument("--context", action="store_true",
                     help="the module also sees the known region's per-channel mean/std (reaches inside large holes)")
+    ap.add_argument("--td-lambda", type=float, default=0.0,
+                    help="λ_TD of the actor's advantage (0 = the TD residual of §5.2, 1 = Monte-Carlo return)")
     ap.add_argument("--no-antithetic", action="store_true", help="plain exploration (no ± pairs), for comparison")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
@@ -127,7 +129,7 @@ def main(argv=None):
         g = torch.Generator().manual_seed(a.seed)
         cfg = A.AIDConfig(steps=a.steps, beta=a.beta, lam=a.lam, lr_actor=a.lr_actor, lr_critic=a.lr_critic,
                           antithetic=not a.no_antithetic, harmony_weight=a.harmony_weight,
-                          moment_weight=a.moment_weight, lowpass=a.lowpass)
+                          moment_weight=a.moment_weight, lowpass=a.lowpass, td_lambda=a.td_lambda)
         ckpt = a.checkpoint or os.path.join(os.path.dirname(HERE), "out", "aid_checkpoints",
                                             os.path.splitext(os.path.basename(a.out))[0] + ".ckpt.safetensors")
         os.makedirs(os.path.dirname(ckpt), exist_ok=True)
@@ -178,6 +180,7 @@ def main(argv=None):
             training = {"backbone": a.backbone, "iterations": a.iterations, "batch": a.batch, "crop": a.crop,
                         "steps": a.steps, "lr_actor": a.lr_actor, "lr_critic": a.lr_critic, "lam": a.lam,
                         "beta": a.beta, "seed": a.seed, "processes": world, "antithetic": not a.no_antithetic,
+                        "td_lambda": a.td_lambda,
                         **cfg.terminal(), "context": a.context, "terminal_cost": A.terminal_cost_name(**cfg.terminal()),
                         "minutes": round((time.time() - t0) / 60, 2)}
             A.save_module(a.out, actor, A.module_metadata(actor, info, tp, training))

@@ -203,3 +203,35 @@ def test_context_module_sees_the_known_colours_and_old_files_still_build(tmp_pat
         info = A.parse_metadata(A.module_metadata(net, {}, TP, {}))
         assert ("context" in info["net"]) == context
         assert torch.equal(A.build_from_state(net.state_dict(), info)(*args), a)
+
+
+def test_td_lambda_advantage_runs_from_the_td_residual_to_the_monte_carlo_return():
+    """The actor's weight on log π(A_k) is Σ_{j≥k} λ_TD^(j−k) δ_j: λ_TD = 0 is the TD residual of §5.2, 1 is
+    the whole remaining cost Ψ + Σ_{j≥k} (β/2)‖A_j‖²Δt_j minus the baseline V̂_k. Checked by hand with a
+    zero actor (log π = −‖A‖²/(2 var)) and a zero critic (V̂ = 0), where δ_k is the running cost plus Ψ at
+    the last step."""
+    den, batches = _setup()
+    g = torch.Generator().manual_seed(3)
+    x_star, hole = next(batches(g))
+    torch.manual_seed(0)
+    actor, critic = A.GuidanceNet(3, sigma_data=1.0), A.CriticNet(3, sigma_data=1.0)
+    with torch.no_grad():
+        critic.head.weight.zero_()
+        critic.head.bias.zero_()
+    steps, d = 4, x_star[0].numel()
+    cfg = A.AIDConfig(steps=steps, lam=0.5)
+    var = 2 * cfg.lam / (cfg.beta * d)
+    ro = A.inpaint_rollout(den, actor, TP, x_star, hole, torch.randn(x_star.shape, generator=g), steps,
+                           math.sqrt(var), torch.randn((steps, *x_star.shape), generator=g))
+    ts = [float(TP.time(s)) for s in ro.sigmas] + [1.0]
+    sq = torch.stack([(a**2).flatten(1).sum(1) for a in ro.actions])  # [K, B]
+    logp = -sq / (2 * var)
+    delta = 0.5 * cfg.beta * sq * torch.tensor([ts[k + 1] - ts[k] for k in range(steps)])[:, None]
+    delta[-1] += A.terminal_cost(ro.x_final, x_star)
+    for lam_td in (0.0, 0.5, 1.0):
+        adv = torch.stack([sum(lam_td ** (j - k) * delta[j] for j in range(k, steps)) for k in range(steps)])
+        la, lc, _ = A.actor_critic_losses(ro, actor, critic, TP, x_star, hole, A.AIDConfig(steps=steps, lam=0.5,
+                                                                                          td_lambda=lam_td))
+        assert torch.allclose(la, (logp * adv).mean(), rtol=1e-5), lam_td
+        assert torch.allclose(lc, torch.zeros(()))  # V̂ = 0: the critic's surrogate is 0 whatever the advantage
+    assert not torch.allclose(adv[0], delta[0])  # λ_TD = 1 really adds the later costs

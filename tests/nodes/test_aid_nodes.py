@@ -126,6 +126,39 @@ def test_apply_with_any_sampler(prior, tmp_path, prediction, sampler):
     assert torch.allclose(_sample(off, y, mask, smp), plain, atol=1e-6)
 
 
+@pytest.mark.parametrize("prediction", ["eps", "flow"])
+def test_start_and_end_percent_limit_the_guidance_to_part_of_the_schedule(prior, tmp_path, prediction):
+    """Like Apply ControlNet: the module is called (and D changed) only while σ lies between the σ's of
+    start_percent and end_percent; the whole range is the default, an empty range is the plain MODEL, and
+    start after end is refused."""
+    model = exact_prior_model(prior, prediction)
+    ms = model.get_model_object("model_sampling")
+    y = prior.sample(2, torch.Generator().manual_seed(0)).float().reshape(2, *SHAPE)
+    mask = torch.zeros(1, 1, 4, 4)
+    mask[..., 2:] = 1
+    g = N.load_guidance_file(write_module(tmp_path / "n.safetensors", model, nonzero=True))
+    seen = []
+    hook = g.net.register_forward_hook(lambda mod, args, out: seen.append(float(args[2].max())))
+    try:
+        plain = _sample(model, y, mask, "euler")
+        full = _sample(N.ApplyAIDGuidance.execute(model, g, 1.0).args[0], y, mask, "euler")
+        assert len(seen) == 8
+        assert torch.equal(_sample(N.ApplyAIDGuidance.execute(model, g, 1.0, 0.0, 1.0).args[0], y, mask, "euler"), full)
+        seen.clear()
+        early = _sample(N.ApplyAIDGuidance.execute(model, g, 1.0, 0.0, 0.5).args[0], y, mask, "euler")
+        s_half = float(ms.percent_to_sigma(0.5))
+        s_ve = s_half / (1 - s_half) if prediction == "flow" else s_half  # the module sees VE σ
+        assert 0 < len(seen) < 8 and min(seen) >= s_ve * (1 - 1e-6)
+        assert (early - plain).abs().max() > 1e-3 and (early - full).abs().max() > 1e-3
+        seen.clear()
+        none = _sample(N.ApplyAIDGuidance.execute(model, g, 1.0, 1.0, 1.0).args[0], y, mask, "euler")  # σ = 0 only
+        assert not seen and torch.equal(none, plain)
+    finally:
+        hook.remove()
+    with pytest.raises(ValueError, match="Apply AID Guidance: input 'start_percent'"):
+        N.ApplyAIDGuidance.execute(model, g, 1.0, 0.6, 0.4)
+
+
 def test_train_node_checkpoints_on_interrupt_and_resumes(tmp_path, monkeypatch):
     from priorpaint.nodes.models import LoadDemoModel
 
