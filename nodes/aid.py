@@ -249,10 +249,10 @@ class ApplyAIDGuidance(io.ComfyNode):
                 io.Custom("PRIORPAINT_AID").Input("guidance", tooltip="From Load AID Guidance."),
                 io.Float.Input("strength", default=1.0, min=0.0, max=10.0, step=0.05,
                                tooltip="Scales the module's drift (1 = as trained, 0 = off)."),
-                io.Float.Input("start_percent", default=0.0, min=0.0, max=1.0, step=0.001,
+                io.Float.Input("start_percent", default=0.0, min=0.0, max=1.0, step=0.001, optional=True,
                                tooltip="Where in the schedule the guidance starts (0 = the first, noisiest step), "
                                        "as in Apply ControlNet."),
-                io.Float.Input("end_percent", default=1.0, min=0.0, max=1.0, step=0.001,
+                io.Float.Input("end_percent", default=1.0, min=0.0, max=1.0, step=0.001, optional=True,
                                tooltip="Where it stops (1 = the last step). Outside [start, end] the MODEL is "
                                        "unchanged and the module is not called."),
             ],

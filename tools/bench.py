@@ -300,7 +300,8 @@ def write_report(path: str, profile: str, seed: int, exact: list[dict], image: l
         "Data `[3, 4, 4]` (d = 48), hole = right half. **SW2** = sliced Wasserstein-2 to exact posterior samples "
         "(the **floor** is exact vs exact with as many samples); **mean err** = RMS error of the sample mean; "
         "**TV** = total variation between the posterior mixture weights and the methods' component frequencies; "
-        "**known dev** = max deviation on known coordinates.", ""]
+        "**known dev** = max deviation on known coordinates. Every method gets the observation with its hole "
+        "emptied (zeros), so the hidden values cannot leak in through the sampler's `latent + σ_max·noise` start.", ""]
     for pname in dict.fromkeys(r["problem"] for r in exact):
         for pred in ("eps", "flow"):
             grp = [r for r in exact if r["problem"] == pname and r["prediction"] == pred]
@@ -335,7 +336,8 @@ def write_report(path: str, profile: str, seed: int, exact: list[dict], image: l
         lines += ["## (b) Demo model on held-out crops", "",
                   f"The trained demo UNet (`priorpaint-unet`, EPS presentation) on held-out photos and held-out texture "
                   f"regions, {len({r['problem'] for r in image})} images × masks "
-                  f"{', '.join(MASK_KINDS)}; 2 samples per input. Means over images. **PSNR/SSIM** on the hole "
+                  f"{', '.join(MASK_KINDS)}; 2 samples per input, the latent's hole emptied as VAE Encode (for "
+                  "Inpainting) does (the truth under it would leak in through the sampler's start). Means over images. **PSNR/SSIM** on the hole "
                   "against the ground truth (reported, never optimised for); **KL** = harmony, KL(known ‖ hole) of the "
                   "colour histograms (the DCE Check's number; lower is better); **seam** = gradient excess on the mask "
                   "boundary (1 = invisible); **div** = mean pairwise RMS distance between the samples in the hole. DPS "

@@ -45,7 +45,7 @@ def main():
                     rec = []
                     sampler = comfy.samplers.KSAMPLER(sample_harmonized, extra_options=dict(
                         attempts=1, threshold=0.0, threshold_mode=mode, record=rec))
-                    task = B.Task(gt.expand(2, -1, -1, -1).contiguous(), mask, cond, cond, a.seed)
+                    task = B.Task(B.empty_hole(gt, mask).expand(2, -1, -1, -1).contiguous(), mask, cond, cond, a.seed)
                     B._sample_custom(model, task, sampler, 20)  # task.scheduler: karras
                     out.append((name, kind, rec[0]["threshold"], rec[0]["attempts"][0][1]))
     scores = sorted(s for _, _, _, ss in fixed for s in ss)
