@@ -67,11 +67,15 @@ def known_max_deviation(samples: torch.Tensor, y: torch.Tensor, known: torch.Ten
 # ---------------------------------------------------------------------------------------------
 # images (values in [0, 1], [B, C, H, W])
 # ---------------------------------------------------------------------------------------------
+def masked_mse(x: torch.Tensor, gt: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean squared error over the hole only (mask as weights, all channels), per image: ``[B]``."""
+    m = mask.expand_as(x).double()
+    return ((x.double() - gt.double()) ** 2 * m).sum((1, 2, 3)) / m.sum((1, 2, 3)).clamp_min(1e-12)
+
+
 def masked_psnr(x: torch.Tensor, gt: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """PSNR over the hole only, per image: ``[B]`` (dB, peak 1)."""
-    m = mask.expand_as(x).double()
-    mse = ((x.double() - gt.double()) ** 2 * m).sum((1, 2, 3)) / m.sum((1, 2, 3)).clamp_min(1e-12)
-    return -10 * torch.log10(mse.clamp_min(1e-12))
+    return -10 * torch.log10(masked_mse(x, gt, mask).clamp_min(1e-12))
 
 
 def _gauss_window(size: int = 11, sigma: float = 1.5, dtype=torch.float64):

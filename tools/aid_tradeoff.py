@@ -32,12 +32,10 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))
 import harness  # noqa: E402
 
 harness.comfy_setup()
-from bench_aid import SHIPPED, sample  # noqa: E402
+from bench_aid import SHIPPED, demo_cases, sample, to_image  # noqa: E402
 
 from priorpaint.nodes import aid as N  # noqa: E402
 from priorpaint.samplers import metrics as M  # noqa: E402
-from priorpaint.support.bench import empty_hole  # noqa: E402
-from priorpaint.support.bench_data import MASK_KINDS, center_crop, make_mask  # noqa: E402
 from priorpaint.support.photos import held_out_images, training_images  # noqa: E402
 
 EDITS = [("shrink ×0.7", None, 0.7), ("mean → known", "known", 1.0)] + [
@@ -56,7 +54,7 @@ def edit_fill(x: torch.Tensor, gt: torch.Tensor, hole: torch.Tensor, target: str
 
 
 def score(x, gt, mask, hole) -> dict:
-    return {"hole_mse": float((((x - gt) ** 2) * mask).sum() / (mask.sum() * 3 * x.shape[0])),
+    return {"hole_mse": float(M.masked_mse(x, gt, mask).mean()),
             "harmony": float(M.harmony_kl(x, mask).mean()), "seam": float(M.seam_score(x, mask).mean()),
             "spread_ratio": float((x[:, :, hole].std(-1) / gt[:, :, hole].std(-1).clamp_min(1e-3)).mean()),
             "mean_err": float((x[:, :, hole].mean(-1) - gt[:, :, hole].mean(-1)).abs().mean())}
@@ -64,19 +62,15 @@ def score(x, gt, mask, hole) -> dict:
 
 def run_set(images, model, guided, cond, size: int, steps: int) -> list[dict]:
     rows = []
-    for ii, (iname, im) in enumerate(images):
-        gt = center_crop(im, size)[None]
-        for mi, kind in enumerate(MASK_KINDS):
-            mask = make_mask(kind, size, size, seed=ii * 10 + mi)
-            hole = mask[0, 0] > 0.5
-            y = empty_hole(gt * 2 - 1, mask).expand(4, -1, -1, -1).contiguous()
-            plain = ((sample(model, y, mask, steps, cond).float() + 1) / 2).clamp(0, 1)
-            aid = ((sample(guided, y, mask, steps, cond).float() + 1) / 2).clamp(0, 1)
-            cases = [("unguided", plain), ("AID module", aid), ("ground truth", gt)]
-            cases += [(name, edit_fill(plain, gt, hole, target, f)) for name, target, f in EDITS]
-            for name, x in cases:
-                rows.append({"image": iname, "mask": kind, "method": name, **score(x, gt, mask, hole)})
-        print(f"  {iname}", flush=True)
+    for iname, kind, gt, mask, y in demo_cases(images, size):
+        hole = mask[0, 0] > 0.5
+        plain = to_image(sample(model, y, mask, steps, cond))
+        cases = [("unguided", plain), ("AID module", to_image(sample(guided, y, mask, steps, cond))),
+                 ("ground truth", gt)]
+        cases += [(name, edit_fill(plain, gt, hole, target, f)) for name, target, f in EDITS]
+        for name, x in cases:
+            rows.append({"image": iname, "mask": kind, "method": name, **score(x, gt, mask, hole)})
+        print(f"  {iname} {kind}", flush=True)
     return rows
 
 

@@ -81,6 +81,21 @@ def exact_part(module_path: str | None, threads: int) -> dict:
     return out
 
 
+def demo_cases(images, size: int):
+    """The demo part's inputs: ``(image name, mask kind, gt [1, 3, size, size] in [0, 1], mask, y)`` for every
+    image × mask kind (seeded as ``ii·10 + mi``), ``y`` the sampler's latent (4 samples, hole emptied)."""
+    for ii, (iname, im) in enumerate(images):
+        gt = center_crop(im, size)[None]
+        for mi, kind in enumerate(MASK_KINDS):
+            mask = make_mask(kind, size, size, seed=ii * 10 + mi)
+            yield iname, kind, gt, mask, empty_hole(gt * 2 - 1, mask).expand(4, -1, -1, -1).contiguous()
+
+
+def to_image(latent: torch.Tensor) -> torch.Tensor:
+    """The demo model's latent in [−1, 1] as an image in [0, 1]."""
+    return ((latent.float() + 1) / 2).clamp(0, 1)
+
+
 def demo_part(size: int, module: str = SHIPPED) -> dict:
     from priorpaint.nodes.models import LoadDemoModel
 
@@ -91,27 +106,23 @@ def demo_part(size: int, module: str = SHIPPED) -> dict:
     cost = {"harmony_weight": tr.get("harmony_weight", 0.0), "moment_weight": tr.get("moment_weight", 0.0),
             "lowpass": tr.get("lowpass", 1)}  # the module's own terminal cost Ψ
     rows, truth = [], []
-    for ii, (iname, im) in enumerate(held_out_images()):
-        gt = center_crop(im, size)[None]
-        for mi, kind in enumerate(MASK_KINDS):
-            mask = make_mask(kind, size, size, seed=ii * 10 + mi)
-            truth.append((float(M.harmony_kl(gt, mask).mean()), float(M.seam_score(gt, mask).mean())))
-            y = empty_hole(gt * 2 - 1, mask).expand(4, -1, -1, -1).contiguous()
-            for steps in (8, 20):
-                for name, m in (("unguided", model), ("AID", guided)):
-                    t0 = time.perf_counter()
-                    res = sample(m, y, mask, steps, cond)
-                    wall = time.perf_counter() - t0
-                    xo = ((res.float() + 1) / 2).clamp(0, 1)
-                    mse = float((((xo - gt) ** 2) * mask).sum() / (mask.sum() * 3 * xo.shape[0]))
-                    psi = float(A.terminal_cost(res.float(), (gt * 2 - 1).expand_as(res), mask.reshape(1, 1, size, size),
-                                                **cost).mean())
-                    rows.append({"image": iname, "mask": kind, "method": name, "steps": steps, "hole_mse": mse, "psi": psi,
-                                 "psnr": float(M.masked_psnr(xo, gt, mask).mean()),
-                                 "harmony": float(M.harmony_kl(xo, mask).mean()),
-                                 "seam": float(M.seam_score(xo, mask).mean()), "wall_s": wall})
-                    print(f"  demo {iname[:16]:16s} {kind:6s} {name:9s} {steps:3d} steps mse {mse:.4f} "
-                          f"kl {rows[-1]['harmony']:.3f} seam {rows[-1]['seam']:.3f}", flush=True)
+    for iname, kind, gt, mask, y in demo_cases(held_out_images(), size):
+        truth.append((float(M.harmony_kl(gt, mask).mean()), float(M.seam_score(gt, mask).mean())))
+        for steps in (8, 20):
+            for name, m in (("unguided", model), ("AID", guided)):
+                t0 = time.perf_counter()
+                res = sample(m, y, mask, steps, cond)
+                wall = time.perf_counter() - t0
+                xo = to_image(res)
+                mse = float(M.masked_mse(xo, gt, mask).mean())
+                psi = float(A.terminal_cost(res.float(), (gt * 2 - 1).expand_as(res), mask.reshape(1, 1, size, size),
+                                            **cost).mean())
+                rows.append({"image": iname, "mask": kind, "method": name, "steps": steps, "hole_mse": mse, "psi": psi,
+                             "psnr": float(M.masked_psnr(xo, gt, mask).mean()),
+                             "harmony": float(M.harmony_kl(xo, mask).mean()),
+                             "seam": float(M.seam_score(xo, mask).mean()), "wall_s": wall})
+                print(f"  demo {iname[:16]:16s} {kind:6s} {name:9s} {steps:3d} steps mse {mse:.4f} "
+                      f"kl {rows[-1]['harmony']:.3f} seam {rows[-1]['seam']:.3f}", flush=True)
     summary = []
     for steps in (8, 20):
         for name in ("unguided", "AID"):
