@@ -13,7 +13,7 @@ Each edit is scored with the bench's metrics on two sets: the AID bench's held-o
 stationary textures) and the same-size centre crops of the training photos the module learns from. The
 shipped module's own row (and its fills' spread and mean error) is measured next to them.
 
-    python tools/aid_tradeoff.py            # ≈ 3 min on 2 CPU cores, writes docs/aid-tradeoff.json
+    python tools/aid_tradeoff.py            # ≈ 5 min on 2 CPU cores, writes docs/aid-tradeoff.json
 """
 from __future__ import annotations
 
