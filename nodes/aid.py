@@ -119,7 +119,8 @@ class Guidance:
         b, t = self.info["backbone"], self.info["training"]
         return (f"{self.name}: {core.parameter_count(self.net):,} params; backbone {b.get('sampling')}, "
                 f"{b.get('latent_channels')} ch, fingerprint {b.get('fingerprint')}; trained "
-                f"{t.get('iterations', '?')} it")
+                f"{t.get('iterations', '?')} it"
+                + (f"; acts only at σ ≥ {self.net.sigma_floor:g} (coarse-only)" if self.net.sigma_floor > 0 else ""))
 
 
 def load_guidance_file(path: str, name: str | None = None) -> Guidance:
@@ -214,10 +215,10 @@ def patch_model(model, guidance: Guidance, strength: float, start_percent: float
         x, sigma = args["input"], args["sigma"].reshape(-1).float()
         if sigma.numel() == 1:
             sigma = sigma.expand(x.shape[0])
-        active = (sigma <= sigma_hi) & (sigma >= sigma_lo)
+        s_ve = sigma / (1 - sigma.clamp_max(1 - 1e-4)) if flow else sigma
+        active = (sigma <= sigma_hi) & (sigma >= sigma_lo) & (s_ve >= guidance.net.sigma_floor)
         if not bool(active.any()):
             return den
-        s_ve = sigma / (1 - sigma.clamp_max(1 - 1e-4)) if flow else sigma
         x_ve = x / (1 - sigma.clamp_max(1 - 1e-4)).reshape(-1, 1, 1, 1) if flow else x
         y, mask = state.get("y"), state.get("mask")
         known = torch.zeros_like(x[:, :1]) if mask is None else 1.0 - mask[:, :1].to(x).expand(x.shape[0], -1, -1, -1)
@@ -342,6 +343,10 @@ class TrainAIDGuidance(io.ComfyNode):
                 io.Float.Input("td_lambda", default=0.0, min=0.0, max=1.0, step=0.05, optional=True,
                                tooltip="λ_TD of the actor's advantage: 0 = the TD residual δ_k (the paper's update), "
                                        "1 = the whole remaining cost (Monte-Carlo); between = generalised advantage."),
+                io.Float.Input("sigma_floor", default=0.0, min=0.0, max=1000.0, step=0.01, optional=True,
+                               tooltip="A coarse-only module: it does not act where the noise level (VE σ) is below "
+                                       "this, in training and when applied, so it steers the hole's layout and colour "
+                                       "and leaves the fine texture to the model. 0 = every step."),
             ],
             outputs=[io.Custom("PRIORPAINT_AID").Output("GUIDANCE", tooltip="The trained module."),
                      io.String.Output("path", tooltip="Where the module was saved.")],
@@ -352,7 +357,7 @@ class TrainAIDGuidance(io.ComfyNode):
     @classmethod
     def execute(cls, model, vae, images, name, mask_kind, iterations, batch, crop, steps, lr_actor, lr_critic, lam,
                 beta, seed, resume, checkpoint_every, conditioning=None, harmony_weight=0.0,
-                moment_weight=0.0, lowpass=1, context=False, td_lambda=0.0) -> io.NodeOutput:
+                moment_weight=0.0, lowpass=1, context=False, td_lambda=0.0, sigma_floor=0.0) -> io.NodeOutput:
         import re
         import time
 
@@ -382,7 +387,7 @@ class TrainAIDGuidance(io.ComfyNode):
             torch.manual_seed(seed)
             ch = info["latent_channels"]
             sd = 0.5 if ch == 3 else 1.0
-            actor = core.GuidanceNet(ch, sigma_data=sd, context=context)
+            actor = core.GuidanceNet(ch, sigma_data=sd, context=context, sigma_floor=sigma_floor)
             critic = core.CriticNet(ch, sigma_data=sd, context=context)
             g = torch.Generator().manual_seed(seed)
             start, opt_state, log = 0, None, []
@@ -423,7 +428,8 @@ class TrainAIDGuidance(io.ComfyNode):
             training = {"backbone": "comfyui-model", "iterations": iterations, "batch": batch, "crop": crop,
                         "steps": steps, "lr_actor": lr_actor, "lr_critic": lr_critic, "lam": lam, "beta": beta,
                         "seed": seed, "mask_kind": mask_kind, **cfg.terminal(), "context": context,
-                        "td_lambda": td_lambda, "terminal_cost": core.terminal_cost_name(**cfg.terminal()),
+                        "td_lambda": td_lambda, "sigma_floor": sigma_floor,
+                        "terminal_cost": core.terminal_cost_name(**cfg.terminal()),
                         "minutes_this_run": round((time.time() - t0) / 60, 2)}
             path = os.path.join(out_dir, name + ".safetensors")
             core.save_module(path, actor, core.module_metadata(actor, info, tp, training))

@@ -144,20 +144,37 @@ class _Trunk(nn.Module):
 
 class GuidanceNet(nn.Module):
     """The actor ``µ_ϑ(t, x; M, y)`` (the shipped guidance module). Output layer starts at zero, so an
-    untrained module is exactly the unguided sampler."""
+    untrained module is exactly the unguided sampler.
 
-    def __init__(self, channels: int, width: int = 16, emb: int = 32, sigma_data: float = 0.5, context: bool = False):
+    ``sigma_floor`` > 0 (*ours*) makes a coarse-only module: µ = 0 wherever the VE σ is below the floor, in
+    training and at deployment alike. It steers only the noisy part of the trajectory, where the hole's
+    layout and colour are decided; the backbone alone then draws the fine texture."""
+
+    def __init__(self, channels: int, width: int = 16, emb: int = 32, sigma_data: float = 0.5, context: bool = False,
+                 sigma_floor: float = 0.0):
         super().__init__()
         self.config = {"channels": channels, "width": width, "emb": emb, "sigma_data": sigma_data}
         if context:
             self.config["context"] = True  # older files have no key: context off
+        if sigma_floor < 0:
+            raise ValueError(f"sigma_floor must be ≥ 0, got {sigma_floor}")
+        self.sigma_floor = float(sigma_floor)
+        if sigma_floor > 0:
+            self.config["sigma_floor"] = self.sigma_floor  # older files have no key: acts at every σ
         self.trunk = _Trunk(channels, width, emb, sigma_data, context)
         self.out = nn.Conv2d(width, channels, 3, padding=1)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
 
     def forward(self, t, x, sigma, known, y):
-        return self.out(F.silu(self.trunk(t, x, sigma, known, y)))
+        mu = self.out(F.silu(self.trunk(t, x, sigma, known, y)))
+        if self.sigma_floor > 0:  # a coarse-only module: no drift below its VE σ floor
+            mu = mu * (sigma.reshape(-1, *([1] * (mu.ndim - 1))) >= self.sigma_floor).to(mu)
+        return mu
+
+    def active(self, sigma: float) -> bool:
+        """Whether the module acts at VE noise level ``sigma``."""
+        return sigma >= self.sigma_floor
 
 
 class CriticNet(nn.Module):
@@ -260,6 +277,7 @@ class Rollout:
     sigmas: list[float]
     actions: list[torch.Tensor]
     x_final: torch.Tensor
+    active: list[bool] | None = None  # steps where the module acts (None: all); elsewhere A_k = 0, no exploration
 
 
 def inpaint_rollout(denoise: Denoiser, actor: GuidanceNet, tp: TimeParam, x_star: torch.Tensor, hole: torch.Tensor,
@@ -267,11 +285,13 @@ def inpaint_rollout(denoise: Denoiser, actor: GuidanceNet, tp: TimeParam, x_star
                     explore: torch.Tensor | None = None) -> Rollout:
     """Euler on the ramp with ComfyUI's replace inpainting (the known region set to ``y + σ·noise`` before
     every call and in the denoised output, as ``KSamplerX0Inpaint`` does); each step uses ``D'(A_k)``.
-    ``explore_std=None`` uses the mean action (deployment); else ``A_k = µ + std·explore[k]``."""
+    ``explore_std=None`` uses the mean action (deployment); else ``A_k = µ + std·explore[k]``. Where a
+    coarse-only module does not act (σ below its ``sigma_floor``) the action is 0: no exploration there."""
     sig = tp.grid(steps)
     known = 1.0 - hole
     x = noise * sig[0]
     xs, actions = [], []
+    active = [actor.active(s) for s in sig[:-1]]
     b = x.shape[0]
     for i in range(steps):
         s, s_next = sig[i], sig[i + 1]
@@ -281,13 +301,13 @@ def inpaint_rollout(denoise: Denoiser, actor: GuidanceNet, tp: TimeParam, x_star
             x0 = denoise(x, st)
             x0 = known * x_star + hole * x0
             mu = actor(tp.time(st).float(), x, st, known, known * x_star)
-        a = mu if explore_std is None else mu + explore_std * explore[i].to(mu)
+        a = mu if explore_std is None or not active[i] else mu + explore_std * explore[i].to(mu)
         xs.append(x)
         actions.append(a)
         d = guided_denoised(x0, st, a, tp)
         x = x + (s_next - s) * (x - d) / s if s_next > 0 else d
     x = known * x_star + hole * x
-    return Rollout(xs, sig[:-1], actions, x)
+    return Rollout(xs, sig[:-1], actions, x, active)
 
 
 def hole_moments(x: torch.Tensor, hole: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -376,7 +396,11 @@ def actor_critic_losses(ro: Rollout, actor: nn.Module, critic: nn.Module, tp: Ti
         adv = delta.clone()
         for k in range(k_steps - 2, -1, -1):
             adv[k] = delta[k] + cfg.td_lambda * adv[k + 1]
-    actor_loss = (logp * adv).mean()
+    if ro.active is None or all(ro.active):
+        actor_loss = (logp * adv).mean()
+    else:  # only the steps where the module acts carry a policy (elsewhere A_k = 0 exactly)
+        on = torch.tensor(ro.active, dtype=logp.dtype, device=logp.device)[:, None]
+        actor_loss = (logp * adv * on).sum() / (on.sum() * b)
     stats = {"psi": float(psi.mean()), "running": float(run.sum(0).mean()), "td": float(delta.abs().mean())}
     return actor_loss, critic_loss, stats
 

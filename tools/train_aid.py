@@ -90,6 +90,8 @@ def main(argv=None):
                     help="the module also sees the known region's per-channel mean/std (reaches inside large holes)")
     ap.add_argument("--td-lambda", type=float, default=0.0,
                     help="λ_TD of the actor's advantage (0 = the TD residual of §5.2, 1 = Monte-Carlo return)")
+    ap.add_argument("--sigma-floor", type=float, default=0.0,
+                    help="VE σ below which the module does not act (a coarse-only module; 0 = every step)")
     ap.add_argument("--no-antithetic", action="store_true", help="plain exploration (no ± pairs), for comparison")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
@@ -124,7 +126,7 @@ def main(argv=None):
         tp = A.TimeParam(max(info["sigma_min"], 0.002), min(info["sigma_max"], 80.0))
         ch = info["latent_channels"]
         torch.manual_seed(a.seed)
-        actor = A.GuidanceNet(ch, width=a.width, sigma_data=sigma_data, context=a.context)
+        actor = A.GuidanceNet(ch, width=a.width, sigma_data=sigma_data, context=a.context, sigma_floor=a.sigma_floor)
         critic = A.CriticNet(ch, width=a.width, sigma_data=sigma_data, context=a.context)
         g = torch.Generator().manual_seed(a.seed)
         cfg = A.AIDConfig(steps=a.steps, beta=a.beta, lam=a.lam, lr_actor=a.lr_actor, lr_critic=a.lr_critic,
@@ -180,7 +182,7 @@ def main(argv=None):
             training = {"backbone": a.backbone, "iterations": a.iterations, "batch": a.batch, "crop": a.crop,
                         "steps": a.steps, "lr_actor": a.lr_actor, "lr_critic": a.lr_critic, "lam": a.lam,
                         "beta": a.beta, "seed": a.seed, "processes": world, "antithetic": not a.no_antithetic,
-                        "td_lambda": a.td_lambda,
+                        "td_lambda": a.td_lambda, "sigma_floor": a.sigma_floor,
                         **cfg.terminal(), "context": a.context, "terminal_cost": A.terminal_cost_name(**cfg.terminal()),
                         "minutes": round((time.time() - t0) / 60, 2)}
             A.save_module(a.out, actor, A.module_metadata(actor, info, tp, training))

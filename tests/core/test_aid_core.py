@@ -235,3 +235,44 @@ def test_td_lambda_advantage_runs_from_the_td_residual_to_the_monte_carlo_return
         assert torch.allclose(la, (logp * adv).mean(), rtol=1e-5), lam_td
         assert torch.allclose(lc, torch.zeros(()))  # V̂ = 0: the critic's surrogate is 0 whatever the advantage
     assert not torch.allclose(adv[0], delta[0])  # λ_TD = 1 really adds the later costs
+
+
+def test_coarse_only_module_acts_only_above_its_sigma_floor():
+    """sigma_floor: µ = 0 below the floor (VE σ), the floor survives the file format (files without the key
+    act everywhere), the training rollout neither explores nor acts below it, and the actor's loss averages
+    log π·δ over the steps where the module acts only."""
+    torch.manual_seed(0)
+    net = A.GuidanceNet(3, sigma_data=1.0, sigma_floor=1.0)
+    torch.nn.init.normal_(net.out.weight, std=0.1)
+    x = torch.randn(2, *SHAPE)
+    out = net(torch.rand(2), x, torch.tensor([0.5, 2.0]), torch.ones(2, 1, 4, 4), x)
+    assert torch.equal(out[0], torch.zeros_like(out[0])) and out[1].abs().max() > 1e-3
+    info = A.parse_metadata(A.module_metadata(net, {}, TP, {}))
+    assert info["net"]["sigma_floor"] == 1.0 and A.build_from_state(net.state_dict(), info).sigma_floor == 1.0
+    assert "sigma_floor" not in A.GuidanceNet(3).config and A.GuidanceNet(3).active(1e-9)
+    with pytest.raises(ValueError, match="sigma_floor"):
+        A.GuidanceNet(3, sigma_floor=-1.0)
+
+    den, batches = _setup()
+    g = torch.Generator().manual_seed(3)
+    x_star, hole = next(batches(g))
+    steps, d = 6, x_star[0].numel()
+    cfg = A.AIDConfig(steps=steps, lam=0.5)
+    var = 2 * cfg.lam / (cfg.beta * d)
+    actor = A.GuidanceNet(3, sigma_data=1.0, sigma_floor=1.0)  # zero output: log π = −‖A‖²/(2 var)
+    critic = A.CriticNet(3, sigma_data=1.0)
+    with torch.no_grad():
+        critic.head.weight.zero_()
+        critic.head.bias.zero_()
+    ro = A.inpaint_rollout(den, actor, TP, x_star, hole, torch.randn(x_star.shape, generator=g), steps,
+                           math.sqrt(var), torch.randn((steps, *x_star.shape), generator=g))
+    assert ro.active == [s >= 1.0 for s in ro.sigmas] and 0 < sum(ro.active) < steps
+    for a, on in zip(ro.actions, ro.active):
+        assert (a.abs().max() > 0) == on  # explored where it acts, exactly 0 elsewhere
+    ts = [float(TP.time(s)) for s in ro.sigmas] + [1.0]
+    sq = torch.stack([(a**2).flatten(1).sum(1) for a in ro.actions])
+    delta = 0.5 * cfg.beta * sq * torch.tensor([ts[k + 1] - ts[k] for k in range(steps)])[:, None]
+    delta[-1] += A.terminal_cost(ro.x_final, x_star)
+    la, _, _ = A.actor_critic_losses(ro, actor, critic, TP, x_star, hole, cfg)
+    on = torch.tensor(ro.active)
+    assert torch.allclose(la, (-sq / (2 * var) * delta)[on].mean(), rtol=1e-5)

@@ -30,9 +30,9 @@ def prior():
         return make_gaussian_mixture(shape=SHAPE, components=3, rank=3, seed=0)
 
 
-def write_module(path, model, nonzero=False, **backbone_changes):
+def write_module(path, model, nonzero=False, sigma_floor=0.0, **backbone_changes):
     with torch.inference_mode(False):
-        net = A.GuidanceNet(SHAPE[0], sigma_data=1.0)
+        net = A.GuidanceNet(SHAPE[0], sigma_data=1.0, sigma_floor=sigma_floor)
         if nonzero:
             torch.nn.init.normal_(net.out.weight, std=0.5, generator=torch.Generator().manual_seed(0))
         info = dict(N.backbone_info(model), **backbone_changes)
@@ -157,6 +157,29 @@ def test_start_and_end_percent_limit_the_guidance_to_part_of_the_schedule(prior,
         hook.remove()
     with pytest.raises(ValueError, match="Apply AID Guidance: input 'start_percent'"):
         N.ApplyAIDGuidance.execute(model, g, 1.0, 0.6, 0.4)
+
+
+@pytest.mark.parametrize("prediction", ["eps", "flow"])
+def test_coarse_only_module_is_called_only_above_its_floor(prior, tmp_path, prediction):
+    """A module trained with a σ floor is not called (and D not changed) once the VE σ falls below it, with
+    any model_sampling; above the floor it acts as any module."""
+    model = exact_prior_model(prior, prediction)
+    y = prior.sample(2, torch.Generator().manual_seed(0)).float().reshape(2, *SHAPE)
+    mask = torch.zeros(1, 1, 4, 4)
+    mask[..., 2:] = 1
+    plain = _sample(model, y, mask, "euler")
+    full = _sample(N.ApplyAIDGuidance.execute(model, N.load_guidance_file(
+        write_module(tmp_path / "a.safetensors", model, nonzero=True)), 1.0).args[0], y, mask, "euler")
+    g = N.load_guidance_file(write_module(tmp_path / "c.safetensors", model, nonzero=True, sigma_floor=1.0))
+    assert "coarse-only" in g.summary()
+    seen = []
+    hook = g.net.register_forward_hook(lambda mod, args, out: seen.append(float(args[2].min())))
+    try:
+        coarse = _sample(N.ApplyAIDGuidance.execute(model, g, 1.0).args[0], y, mask, "euler")
+    finally:
+        hook.remove()
+    assert 0 < len(seen) < 8 and min(seen) >= 1.0
+    assert (coarse - plain).abs().max() > 1e-3 and (coarse - full).abs().max() > 1e-3
 
 
 def test_train_node_checkpoints_on_interrupt_and_resumes(tmp_path, monkeypatch):
