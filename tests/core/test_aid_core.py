@@ -276,3 +276,37 @@ def test_coarse_only_module_acts_only_above_its_sigma_floor():
     la, _, _ = A.actor_critic_losses(ro, actor, critic, TP, x_star, hole, cfg)
     on = torch.tensor(ro.active)
     assert torch.allclose(la, (-sq / (2 * var) * delta)[on].mean(), rtol=1e-5)
+
+
+def test_squared_error_prefers_the_shrunk_fill_that_harmony_and_seam_penalise():
+    """Why the specified Ψ = ‖X − x*‖² cannot promise lower harmony KL and seam scores (docs/aid.md).
+
+    A hole in a stationary texture, filled with an independent draw of the same texture (what a posterior
+    sample is, away from the boundary), shrunk towards its own mean by f. The expected squared error to the
+    truth, f²·var + var, falls as f → 0; the fill also gets flatter than its surroundings, so the colour
+    histograms drift apart and the boundary becomes the strongest edge. The cost AID's actor–critic descends
+    and the scores the bench reports move in opposite directions along the whole path."""
+    import torch.nn.functional as F
+
+    from priorpaint.samplers import metrics as M
+
+    def texture(n, g):
+        z = torch.randn(n, 3, 68, 68, generator=g, dtype=torch.float64)
+        return (0.5 + 0.6 * F.conv2d(z, torch.full((3, 1, 5, 5), 1 / 25, dtype=torch.float64), groups=3)).clamp(0, 1)
+
+    g = torch.Generator().manual_seed(0)
+    truth, other = texture(8, g), texture(8, g)
+    mask = torch.zeros(1, 1, 64, 64, dtype=torch.float64)
+    mask[..., 16:48, 16:48] = 1
+    h = mask[0, 0] > 0.5
+    own = other[:, :, h].mean(-1)[..., None, None]
+    rows = []
+    for f in (1.0, 0.7, 0.4, 0.1):
+        fill = truth * (1 - mask) + mask * (own + f * (other - own))
+        rows.append((float(A.terminal_cost(fill * 2 - 1, truth * 2 - 1).mean()),
+                     float(M.harmony_kl(fill.float(), mask.float()).mean()), float(M.seam_score(fill, mask).mean())))
+    psi, kl, seam = zip(*rows)
+    assert all(a > b for a, b in zip(psi, psi[1:]))  # Ψ rewards every further shrink …
+    assert all(a < b for a, b in zip(kl, kl[1:]))  # … which harmony …
+    assert all(a < b for a, b in zip(seam, seam[1:]))  # … and seam penalise
+    assert psi[-1] < 0.6 * psi[0] and kl[-1] > 10 * kl[0]

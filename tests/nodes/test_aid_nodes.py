@@ -214,6 +214,8 @@ def test_train_node_checkpoints_on_interrupt_and_resumes(tmp_path, monkeypatch):
     assert calls["n"] == 4  # resumed at 2: two more iterations
     assert path == str(tmp_path / "models" / N.FOLDER / "t.safetensors") and os.path.isfile(path)
     N.ApplyAIDGuidance.execute(model, g, 1.0)  # the trained module fits its backbone
+    coarse, _ = N.TrainAIDGuidance.execute(**dict(args, name="c", iterations=1, sigma_floor=0.5)).args
+    assert coarse.net.sigma_floor == 0.5 and coarse.info["training"]["sigma_floor"] == 0.5
     with pytest.raises(ValueError, match="input 'name'"):
         N.TrainAIDGuidance.execute(**dict(args, name="../evil"))
 
