@@ -277,7 +277,7 @@ class Rollout:
     sigmas: list[float]
     actions: list[torch.Tensor]
     x_final: torch.Tensor
-    active: list[bool] | None = None  # steps where the module acts (None: all); elsewhere A_k = 0, no exploration
+    active: list[bool]  # steps where the module acts; elsewhere A_k = 0 and nothing is explored
 
 
 def inpaint_rollout(denoise: Denoiser, actor: GuidanceNet, tp: TimeParam, x_star: torch.Tensor, hole: torch.Tensor,
@@ -396,7 +396,7 @@ def actor_critic_losses(ro: Rollout, actor: nn.Module, critic: nn.Module, tp: Ti
         adv = delta.clone()
         for k in range(k_steps - 2, -1, -1):
             adv[k] = delta[k] + cfg.td_lambda * adv[k + 1]
-    if ro.active is None or all(ro.active):
+    if all(ro.active):
         actor_loss = (logp * adv).mean()
     else:  # only the steps where the module acts carry a policy (elsewhere A_k = 0 exactly)
         on = torch.tensor(ro.active, dtype=logp.dtype, device=logp.device)[:, None]

@@ -34,7 +34,8 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))
 import harness  # noqa: E402
 
 harness.comfy_setup()
-from bench_aid import SHIPPED  # noqa: E402
+from aid_tradeoff import spread_ratio  # noqa: E402
+from bench_aid import SHIPPED, to_image  # noqa: E402
 from train_demo_model import build_pyramid, sample_batch  # noqa: E402
 
 from priorpaint.nodes import aid as N  # noqa: E402
@@ -63,10 +64,8 @@ def score_group(denoise, actors: dict, tp: A.TimeParam, images, crop: int, batch
             x, hole = sample_batch(pyramid, batch, crop, g), random_masks("mixed", batch, crop, crop, g)
             fill = A.inpaint_rollout(denoise, actor, tp, x, hole, torch.randn(x.shape, generator=g), steps).x_final
             psi += A.terminal_cost(fill, x).tolist()
-            for i in range(batch):
-                h = hole[i, 0] > 0.5
-                ratio.append(float((fill[i][:, h].std(-1) / x[i][:, h].std(-1).clamp_min(1e-3)).mean()))
-            im, m = ((fill + 1) / 2).clamp(0, 1), hole.expand(batch, 1, crop, crop).float()
+            ratio += [float(spread_ratio(fill[i:i + 1], x[i:i + 1], hole[i, 0] > 0.5)) for i in range(batch)]
+            im, m = to_image(fill), hole.expand(batch, 1, crop, crop).float()
             kl += M.harmony_kl(im, m).tolist()
             seam += M.seam_score(im, m).tolist()
         out[name] = {"psi": statistics.mean(psi), "spread_ratio_median": statistics.median(ratio),

@@ -53,10 +53,16 @@ def edit_fill(x: torch.Tensor, gt: torch.Tensor, hole: torch.Tensor, target: str
     return out
 
 
+def spread_ratio(x: torch.Tensor, gt: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
+    """``[B]``: the fill's per-channel standard deviation over the hole (bool ``[H, W]``) divided by the
+    truth's, averaged over channels (a truth flatter than 1e-3 counts as 1e-3)."""
+    return (x[:, :, hole].std(-1) / gt[:, :, hole].std(-1).clamp_min(1e-3)).mean(-1)
+
+
 def score(x, gt, mask, hole) -> dict:
     return {"hole_mse": float(M.masked_mse(x, gt, mask).mean()),
             "harmony": float(M.harmony_kl(x, mask).mean()), "seam": float(M.seam_score(x, mask).mean()),
-            "spread_ratio": float((x[:, :, hole].std(-1) / gt[:, :, hole].std(-1).clamp_min(1e-3)).mean()),
+            "spread_ratio": float(spread_ratio(x, gt, hole).mean()),
             "mean_err": float((x[:, :, hole].mean(-1) - gt[:, :, hole].mean(-1)).abs().mean())}
 
 
