@@ -25,6 +25,7 @@ import folder_paths
 from ..samplers import aid as core
 from ..samplers.maskgen import random_masks
 from ..samplers.masks import InputError
+from ..samplers.ve import flow_to_ve, flow_to_ve_sigma, ve_to_flow, ve_to_flow_sigma
 from .common import CATEGORY, node_error, send_ui_message
 
 FOLDER = "inpaint_guidance"
@@ -79,8 +80,7 @@ def backbone_info(model) -> dict:
     kind = _sampling_kind(ms)
     lo, hi = float(ms.sigma_min), float(ms.sigma_max)
     if kind == "flow":
-        hi = min(hi, 1.0 - 1e-4)
-        lo, hi = lo / (1 - lo), hi / (1 - hi)
+        lo, hi = flow_to_ve_sigma(lo), flow_to_ve_sigma(hi)
     return {"latent_channels": int(model.model.latent_format.latent_channels), "sampling": kind,
             "shift": float(getattr(ms, "shift", 1.0)) if kind == "flow" else None, "sigma_min": lo, "sigma_max": hi,
             "fingerprint": fingerprint(model)}
@@ -96,8 +96,8 @@ def ve_denoiser(model, conditioning: list | None = None):
         cond = conditioning[0][0]
 
     def denoise(x_ve: torch.Tensor, s_ve: torch.Tensor) -> torch.Tensor:
-        s = s_ve / (1 + s_ve) if flow else s_ve
-        x = x_ve * (1 - s).reshape(-1, 1, 1, 1) if flow else x_ve
+        s = ve_to_flow_sigma(s_ve) if flow else s_ve
+        x = ve_to_flow(x_ve, s) if flow else x_ve
         kw = {"transformer_options": {"sigmas": s}}
         if cond is not None:
             kw["c_crossattn"] = cond.expand(x.shape[0], *cond.shape[1:]).to(x)
@@ -215,11 +215,11 @@ def patch_model(model, guidance: Guidance, strength: float, start_percent: float
         x, sigma = args["input"], args["sigma"].reshape(-1).float()
         if sigma.numel() == 1:
             sigma = sigma.expand(x.shape[0])
-        s_ve = sigma / (1 - sigma.clamp_max(1 - 1e-4)) if flow else sigma
+        s_ve = flow_to_ve_sigma(sigma) if flow else sigma
         active = (sigma <= sigma_hi) & (sigma >= sigma_lo) & (s_ve >= guidance.net.sigma_floor)
         if not bool(active.any()):
             return den
-        x_ve = x / (1 - sigma.clamp_max(1 - 1e-4)).reshape(-1, 1, 1, 1) if flow else x
+        x_ve = flow_to_ve(x, sigma) if flow else x
         y, mask = state.get("y"), state.get("mask")
         known = torch.zeros_like(x[:, :1]) if mask is None else 1.0 - mask[:, :1].to(x).expand(x.shape[0], -1, -1, -1)
         y = torch.zeros_like(x) if y is None else y.to(x)
@@ -384,11 +384,12 @@ class TrainAIDGuidance(io.ComfyNode):
                                                           f"{tuple(latents.shape[-2:])}", "crop ≤ the latent size"))
             info = backbone_info(model)
             tp = core.TimeParam(max(info["sigma_min"], 0.002), min(info["sigma_max"], 80.0))
-            torch.manual_seed(seed)
             ch = info["latent_channels"]
             sd = 0.5 if ch == 3 else 1.0
-            actor = core.GuidanceNet(ch, sigma_data=sd, context=context, sigma_floor=sigma_floor)
-            critic = core.CriticNet(ch, sigma_data=sd, context=context)
+            with torch.random.fork_rng(devices=[]):  # seeded initial weights; ComfyUI's global RNG untouched
+                torch.manual_seed(seed)
+                actor = core.GuidanceNet(ch, sigma_data=sd, context=context, sigma_floor=sigma_floor)
+                critic = core.CriticNet(ch, sigma_data=sd, context=context)
             g = torch.Generator().manual_seed(seed)
             start, opt_state, log = 0, None, []
             if resume and os.path.isfile(ckpt):

@@ -11,7 +11,9 @@ from ..samplers import dce as dce_core
 from ..samplers import gmm_seed as seed_core
 from ..samplers import harmonized as dsr
 from ..samplers.masks import InputError, bchw_to_image, check_finite, dilate, image_to_bchw, mask_for
+from ..samplers import noise as rng
 from .common import CATEGORY, node_error, send_ui_message
+from .sampling import make_ksampler
 
 
 # ---------------------------------------------------------------------------------------------
@@ -47,7 +49,7 @@ class GMMSeed(io.ComfyNode):
             inputs=[
                 io.Latent.Input("samples", tooltip="The encoded image (VAEEncode), optionally with a noise mask."),
                 io.Int.Input("components", default=5, min=1, max=32, tooltip="Mixture components K."),
-                io.Int.Input("seed", default=0, min=0, max=2**63 - 1, control_after_generate=True,
+                io.Int.Input("seed", default=0, min=0, max=2**64 - 1, control_after_generate=True,
                              tooltip="Seed for the subsample and the draws (deterministic per seed)."),
                 io.Int.Input("max_points", default=2000, min=100, max=10_000_000,
                              tooltip="At most this many known positions (a seeded random subset) fit the mixture."),
@@ -74,7 +76,10 @@ class GMMSeed(io.ComfyNode):
             raise node_error("GMM Seed", InputError("mask", "covers the whole image", "some known pixels (mask < 0.5)"))
         if not bool((hole > 0).any()):
             raise node_error("GMM Seed", InputError("mask", "is empty", "a region to inpaint (mask > 0)"))
-        filled, _ = seed_core.gmm_seed(x, hole, components, max_points, seed, noise_blend)
+        items = samples.get("batch_index")  # ComfyUI's LatentFromBatch/RepeatLatentBatch convention
+        if items is not None and len(items) != x.shape[0]:
+            items = None
+        filled, _ = seed_core.gmm_seed(x, hole, components, max_points, seed, noise_blend, items=items)
         out = dict(samples)
         out["samples"] = filled
         out["noise_mask"] = hole.expand(x.shape[0], -1, -1, -1).clone()
@@ -163,19 +168,27 @@ def sample_harmonized(model, x, sigmas, extra_args=None, callback=None, disable=
                       noise_blend=0.0, texture=False, vae=None, node_id=None, bins=64, record=None):
     """KSAMPLER function: IS-Diff's loop around a base k-diffusion sampler function.
 
+    Each attempt is a fresh run of the base sampler over the segment from its start level to the
+    checkpoint (so a restart never depends on sampler state); the kept state is finished by one more
+    run over the rest of the schedule. A sampler that carries history between steps (multistep:
+    dpmpp_2m, lms, deis, ipndm, res_multistep, uni_pc, sa_solver, gradient_estimation) starts that
+    history afresh at the checkpoint, as it does after SplitSigmas. With nothing to harmonise with (no
+    known positions, no mask, fewer than 2 steps) it is the base sampler over the whole schedule.
+
     ``record``: an optional list that receives ``{"threshold", "attempts", "best"}`` per run (bench,
     calibration)."""
     extra_args = dict(extra_args or {})
     base = base or comfy.samplers.ksampler("euler")
     mask = extra_args.get("denoise_mask")
     levels = len(sigmas) - 1
-    if mask is None or levels < 2:  # nothing to inpaint: the base sampler alone
+    hole = None if mask is None else (mask[:, :1] if mask.ndim == 4 else mask).float()
+    if hole is None or levels < 2 or not bool((hole < 0.5).any()) or not bool((hole > 0).any()):
+        # nothing to harmonise with, or nothing to inpaint
         return base.sampler_function(model, x, sigmas, extra_args=extra_args, callback=callback, disable=disable,
                                      **base.extra_options)
     base_model = model.inner_model.inner_model
     ms = base_model.model_sampling
     y = model.latent_image
-    hole = (mask[:, :1] if mask.ndim == 4 else mask).float()
     seed = int(extra_args.get("seed") or 0)
     fits = seed_core.fit_known(y, hole, components, max_points, seed)
     c = min(max(int(round(checkpoint * levels)), 1), levels - 1)
@@ -190,9 +203,9 @@ def sample_harmonized(model, x, sigmas, extra_args=None, callback=None, disable=
     sigma_max = float(ms.sigma_max)
 
     def start(n, level):
-        x_init = seed_core.fill(y, hole, fits, seed + 7919 * n, noise_blend)
-        noise = model.noise if n == 0 and getattr(model, "noise", None) is not None else torch.randn(
-            y.shape, generator=torch.Generator().manual_seed(seed + 31 * n + 1)).to(y.device, y.dtype)
+        x_init = seed_core.fill(y, hole, fits, rng.derive_seed(seed, "harmonized/fill", n), noise_blend)
+        noise = model.noise if n == 0 and getattr(model, "noise", None) is not None else rng.randn(
+            y.shape, rng.generator(seed, "harmonized/start", n), y)
         s = sigmas[level]
         return ms.noise_scaling(s, noise, x_init, max_denoise=level == 0 and float(s) >= sigma_max)
 
@@ -204,7 +217,7 @@ def sample_harmonized(model, x, sigmas, extra_args=None, callback=None, disable=
             if callback is not None:
                 callback(dict(d, i=a + int(d["i"])))
         comfy.model_management.throw_exception_if_processing_interrupted()
-        ea = dict(extra_args, seed=seed + n)
+        ea = dict(extra_args, seed=seed if n == 0 else rng.derive_seed(seed, "harmonized/run", n))
         out = base.sampler_function(model, xs, sigmas[a:b + 1], extra_args=ea, callback=cb, disable=True,
                                     **base.extra_options)
         return out, got.get("x0", out)
@@ -227,6 +240,11 @@ def sample_harmonized(model, x, sigmas, extra_args=None, callback=None, disable=
         record.append({"threshold": threshold, "attempts": [(a.start_level, a.scores) for a in result.attempts],
                        "best": result.best})
     return result.x
+
+
+def harmonized_sampler(base=None, **options) -> comfy.samplers.KSAMPLER:
+    """The SAMPLER the Harmonized Sampler node returns (also used by the bench and calibration)."""
+    return make_ksampler(sample_harmonized, "harmonized", base=base, **options)
 
 
 class HarmonizedSampler(io.ComfyNode):
@@ -283,4 +301,4 @@ class HarmonizedSampler(io.ComfyNode):
                     threshold_mode=threshold_mode, components=components, max_points=max_points,
                     noise_blend=noise_blend, texture=texture, vae=vae,
                     node_id=getattr(cls.hidden, "unique_id", None) if cls.hidden is not None else None)
-        return io.NodeOutput(comfy.samplers.KSAMPLER(sample_harmonized, extra_options=opts))
+        return io.NodeOutput(harmonized_sampler(**opts))

@@ -27,6 +27,8 @@ import comfy.model_patcher
 import comfy.model_sampling
 import comfy.supported_models_base
 
+from ..samplers.ve import flow_to_ve, flow_to_ve_sigma
+
 PREDICTION_TYPES = {
     "eps": comfy.model_base.ModelType.EPS,
     "v": comfy.model_base.ModelType.V_PREDICTION,
@@ -61,16 +63,16 @@ class _VEAdapter(torch.nn.Module):
         if sigma is None:
             sigma = ms.sigma(timesteps)
         sigma = sigma.to(x_in.device, torch.float32).reshape(-1)
-        if sigma.numel() == 1 and x_in.shape[0] != 1:
-            sigma = sigma.expand(x_in.shape[0])
+        if sigma.numel() != x_in.shape[0]:  # one σ for all, or per item for a batch of cond chunks (cfg_pp)
+            if x_in.shape[0] % sigma.numel():
+                raise ValueError(f"PriorPaint wrapped model: {sigma.numel()} sigmas for a batch of {x_in.shape[0]}")
+            sigma = sigma.repeat(x_in.shape[0] // sigma.numel())
         xin = x_in.float()
         scale = ms.calculate_input(sigma, torch.ones_like(xin))
         x = xin / scale
         if isinstance(ms, comfy.model_sampling.CONST):
-            # σ = 1 is pure noise (x_VE = x/(1−σ) is undefined); 1 − 1e-6 differs from the limit by O(1e-6)
-            sv = sigma.clamp_max(1.0 - 1e-6)
-            s = sv.reshape(-1, *([1] * (x.ndim - 1)))
-            x0 = self.denoiser(x / (1.0 - s), sv / (1.0 - sv))
+            # σ = 1 is pure noise (x_VE = x/(1−σ) is undefined): the package's one capped conversion
+            x0 = self.denoiser(flow_to_ve(x, sigma), flow_to_ve_sigma(sigma))
         else:
             x0 = self.denoiser(x, sigma)
         x0 = x0.to(x.dtype)

@@ -8,7 +8,8 @@ in VE coordinates, exactly:
 * ``denoise(x_VE, σ_VE)`` calls the model with the built-in inpaint blend switched off
   (``denoise_mask=None``), because the core re-imposes the known region itself;
 * the mask honours ``denoise_mask_function`` (Differential Diffusion) at every σ;
-* noise comes from a generator seeded with ``extra_args["seed"]`` (reproducible runs);
+* noise comes from named streams of ``extra_args["seed"]`` (``samplers/noise.py``: reproducible runs,
+  every seed ComfyUI accepts);
 * every model call checks ComfyUI's interrupt flag;
 * gradients (DPS, VIPaint) follow comfyui-integration.md §3: ``inference_mode(False)``, clones,
   ``torch.autograd.grad``, detached results.
@@ -23,7 +24,8 @@ import comfy.model_management
 import comfy.model_sampling
 import comfy.samplers
 
-FLOW_SIGMA_CAP = 1.0 - 1e-4  # flow σ = 1 is pure noise: x_VE = x/(1−σ) needs σ < 1
+from ..samplers import noise as rng
+from ..samplers.ve import flow_sigma, flow_to_ve, flow_to_ve_sigma, ve_to_flow, ve_to_flow_sigma
 
 
 def make_weights_autograd_safe(module: torch.nn.Module) -> None:
@@ -51,13 +53,42 @@ def _unpack(t: torch.Tensor) -> torch.Tensor:
     return t
 
 
+def is_flow(model_sampling) -> bool:
+    """Rectified-flow (``CONST``) model sampling: ``x = (1 − s)·x0 + s·ε``."""
+    return isinstance(model_sampling, comfy.model_sampling.CONST)
+
+
+def signal(flow: bool, s: float) -> tuple[float, float]:
+    """``(c, σ_VE)`` of a sampler level ``s``: a point there is ``x = c·(x0 + σ_VE·ε)``."""
+    if not flow:
+        return 1.0, float(s)
+    s = float(s)
+    return (1.0 - s, float("inf")) if s >= 1.0 else (1.0 - s, s / (1.0 - s))
+
+
+def mask_at(model, sigmas, mask0: torch.Tensor | None, mask_fn, sigma: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """The hole mask (1 = regenerate) at sampler level ``sigma`` (a [B] tensor), after
+    ``denoise_mask_function`` (Differential Diffusion) when the model has one."""
+    if mask0 is None:
+        return torch.ones_like(like)
+    if mask_fn is None:
+        return mask0
+    return mask_fn(sigma, mask0, extra_options={"model": model.inner_model, "sigmas": sigmas})
+
+
+def known_at(model, sigma: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    """The known image at sampler level ``sigma`` ([B]) the model's own way (``scale_latent_inpaint``),
+    in sampler coordinates."""
+    return model.inner_model.inner_model.scale_latent_inpaint(sigma=sigma, noise=noise, latent_image=model.latent_image)
+
+
 class VEView:
     """The model, mask, known image and noise of one ``KSAMPLER`` call, in VE coordinates."""
 
-    def __init__(self, model, x: torch.Tensor, sigmas: torch.Tensor, extra_args: dict):
+    def __init__(self, model, x: torch.Tensor, sigmas: torch.Tensor, extra_args: dict, stream: str = "ve"):
         self.model = model
         self.ms = model.inner_model.inner_model.model_sampling
-        self.flow = isinstance(self.ms, comfy.model_sampling.CONST)
+        self.flow = is_flow(self.ms)
         self.sigmas = sigmas
         self.extra = dict(extra_args or {})
         self.mask0 = self.extra.get("denoise_mask")
@@ -65,8 +96,7 @@ class VEView:
         self.mask_fn = self.extra.get("model_options", {}).get("denoise_mask_function")
         self.y = model.latent_image if getattr(model, "latent_image", None) is not None else torch.zeros_like(x)
         self.s_in = x.new_ones([x.shape[0]])
-        seed = int(self.extra.get("seed") or 0)
-        self.generator = torch.Generator(device=x.device).manual_seed(seed + 0x5EED)
+        self.generator = rng.generator(int(self.extra.get("seed") or 0), stream)
         self.shape, self.dtype, self.device = x.shape, x.dtype, x.device
         self.evaluations = 0
         self._progress = None  # set by callback() when progress should count every model call
@@ -74,42 +104,36 @@ class VEView:
 
     # -- coordinates -------------------------------------------------------------------------
     def sampler_sigma(self, s) -> float:
-        s = float(s)
-        return min(s, FLOW_SIGMA_CAP) if self.flow else s
+        return flow_sigma(float(s)) if self.flow else float(s)
 
     def to_ve_sigma(self, s) -> float:
-        s = self.sampler_sigma(s)
-        return s / (1.0 - s) if self.flow else s
+        return flow_to_ve_sigma(float(s)) if self.flow else float(s)
 
     def from_ve_sigma(self, s_ve: float) -> float:
-        return s_ve / (1.0 + s_ve) if self.flow else s_ve
+        return ve_to_flow_sigma(s_ve) if self.flow else s_ve
 
     def ve_sigmas(self) -> list[float]:
         return [self.to_ve_sigma(s) for s in self.sigmas]
 
     def to_ve(self, x: torch.Tensor, s) -> torch.Tensor:
-        return x / (1.0 - self.sampler_sigma(s)) if self.flow else x
+        return flow_to_ve(x, float(s)) if self.flow else x
 
     def from_ve(self, x_ve: torch.Tensor, s_ve: float) -> torch.Tensor:
-        return x_ve * (1.0 - self.from_ve_sigma(s_ve)) if self.flow else x_ve
+        return ve_to_flow(x_ve, self.from_ve_sigma(s_ve)) if self.flow else x_ve
 
     # -- model -------------------------------------------------------------------------------
     def mask(self, s_ve: float) -> torch.Tensor:
         """The hole mask (1 = regenerate) at this σ, after ``denoise_mask_function`` if one is set."""
-        if self.mask0 is None:
-            return torch.ones(self.shape, dtype=self.dtype, device=self.device)
-        if self.mask_fn is None:
-            return self.mask0
         s = torch.full((self.shape[0],), self.from_ve_sigma(s_ve), device=self.device)
-        return self.mask_fn(s, self.mask0, extra_options={"model": self.model.inner_model, "sigmas": self.sigmas})
+        return mask_at(self.model, self.sigmas, self.mask0, self.mask_fn, s,
+                       torch.ones(self.shape, dtype=self.dtype, device=self.device))
 
     def known_at(self, s_ve: float, noise: torch.Tensor) -> torch.Tensor:
         """The known image noised to σ the model's own way (``BaseModel.scale_latent_inpaint``, i.e.
         ``model_sampling.noise_scaling`` for ordinary models), returned in VE coordinates."""
         s = self.from_ve_sigma(s_ve)
-        base = self.model.inner_model.inner_model
         sig = torch.full((self.shape[0],), s, dtype=torch.float32, device=self.device)
-        return self.to_ve(base.scale_latent_inpaint(sigma=sig, noise=noise, latent_image=self.y), s)
+        return self.to_ve(known_at(self.model, sig, noise), s)
 
     def denoise(self, x_ve: torch.Tensor, s_ve: float) -> torch.Tensor:
         """``D(x_VE, σ_VE)``: the x0 prediction (clean space is the same in every parameterisation)."""
@@ -167,9 +191,9 @@ class VEView:
         if self._progress is not None:
             self._progress({"x": x_ve, "denoised": x0, "sigma": s_ve})
 
-    def noise(self) -> torch.Tensor:
-        return torch.randn(self.shape, generator=self.generator, dtype=torch.float32,
-                           device=self.device).to(self.dtype)
+    def noise(self, sigma=None, sigma_next=None) -> torch.Tensor:
+        """A fresh N(0, I) draw of this run's stream (ComfyUI's ``noise_sampler(σ, σ')`` convention)."""
+        return rng.randn(self.shape, self.generator, dtype=self.dtype, device=self.device)
 
     def callback(self, callback, expected: int | None = None) -> Callable[[dict], None] | None:
         """Map core progress (VE) onto ComfyUI's sampler callback (previews, progress bar, x0 output).
@@ -194,21 +218,116 @@ class VEView:
         return lambda d: emit(d, int(d["i"]))
 
 
-def make_ksampler(core: Callable, name: str, expected: Callable[..., int] | None = None,
-                  **options) -> comfy.samplers.KSAMPLER:
-    """A ComfyUI SAMPLER running a VE core sampler ``core(view, x_ve, sigmas_ve, callback, **options)``.
+# ---------------------------------------------------------------------------------------------
+# The one KSAMPLER factory
+# ---------------------------------------------------------------------------------------------
+SAMPLER_FUNCTIONS: dict[str, Callable] = {}
+"""Every sampler function the pack builds, by name (filled by :func:`make_ksampler`)."""
+
+
+def finish_known(model, x: torch.Tensor, sigmas: torch.Tensor, extra_args: dict) -> torch.Tensor:
+    """The known region a run returns: the known image at the last level ``σ_end`` with the run's
+    initial noise (``model.noise``), as ComfyUI's core inpainting leaves it (``y`` at ``σ_end = 0``;
+    at ``σ_end > 0`` a latent at that noise level, so split schedules and chains continue from it)."""
+    mask0 = (extra_args or {}).get("denoise_mask")
+    if mask0 is None or getattr(model, "latent_image", None) is None:
+        return x
+    mask_fn = (extra_args.get("model_options") or {}).get("denoise_mask_function")
+    sig = sigmas[-1].reshape(1).expand(x.shape[0]).to(x.device)
+    m = mask_at(model, sigmas, mask0, mask_fn, sig, x)
+    noise = model.noise if getattr(model, "noise", None) is not None else torch.zeros_like(x)
+    return m * x + (1.0 - m) * known_at(model, sig, noise.to(x))
+
+
+def make_ksampler(fn: Callable, name: str, **options) -> comfy.samplers.KSAMPLER:
+    """The SAMPLER of one pack method: ``fn(model, x, sigmas, extra_args, callback, disable, **options)``
+    is a k-diffusion sampler function (``model`` is ComfyUI's ``KSamplerX0Inpaint``); the factory adds
+    what every method shares: one name space (``sample_priorpaint_<name>``, listed in
+    :data:`SAMPLER_FUNCTIONS`), the known region at ``σ_end`` (:func:`finish_known`) and ``no_grad``."""
+
+    @torch.no_grad()
+    def sample(model, x, sigmas, extra_args=None, callback=None, disable=None, **opts):
+        extra_args = dict(extra_args or {})
+        # a copy: some samplers write into the schedule they are given (uni_pc sets its last σ to 1e-3)
+        out = fn(model, x, sigmas.clone(), extra_args=extra_args, callback=callback, disable=disable, **opts)
+        return finish_known(model, out, sigmas, extra_args)
+
+    sample.__name__ = f"sample_priorpaint_{name}"
+    SAMPLER_FUNCTIONS[name] = fn
+    return comfy.samplers.KSAMPLER(sample, extra_options=dict(options))
+
+
+def ve_core(core: Callable, expected: Callable[..., int] | None = None, stream: str = "ve") -> Callable:
+    """A k-diffusion sampler function running a VE core ``core(view, x_ve, sigmas_ve, callback, **options)``.
 
     ``expected(levels, **options)`` gives the method's model evaluations for a schedule of ``levels``
     steps; with it the progress bar counts every evaluation.
     """
 
-    @torch.no_grad()
-    def sample(model, x, sigmas, extra_args=None, callback=None, disable=None, **opts):
-        view = VEView(model, x, sigmas, extra_args)
+    def fn(model, x, sigmas, extra_args=None, callback=None, disable=None, **opts):
+        view = VEView(model, x, sigmas, extra_args, stream)
         x_ve = view.to_ve(x, sigmas[0])
         total = expected(len(sigmas) - 1, **opts) if expected is not None else None
         out_ve = core(view, x_ve, view.ve_sigmas(), view.callback(callback, total), **opts)
         return view.from_ve(out_ve, view.to_ve_sigma(sigmas[-1]))
 
-    sample.__name__ = f"sample_priorpaint_{name}"
-    return comfy.samplers.KSAMPLER(sample, extra_options=dict(options))
+    fn.__name__ = getattr(core, "__name__", "ve_core")
+    return fn
+
+
+class TransformedModel:
+    """Stands in for ComfyUI's ``KSamplerX0Inpaint`` inside one run of a base sampler: each call
+    ``model(x, σ, **extra_args)`` goes to ``transform(self, x, σ)``, which may call :meth:`denoise`
+    (the guider with the built-in inpaint blend switched off) any number of times. Every evaluation
+    passes through the guider, so CFG, post-CFG hooks (cfg_pp samplers) and the harness's counters see
+    them all; ``inner_model``, ``latent_image``, ``noise`` and ``sigmas`` read through to the original."""
+
+    def __init__(self, model, sigmas: torch.Tensor, extra_args: dict, transform: Callable):
+        self._model = model
+        self._run_sigmas = getattr(model, "sigmas", None)
+        self._run_sigmas = sigmas if self._run_sigmas is None else self._run_sigmas
+        self.mask0 = extra_args.get("denoise_mask")
+        self.mask_fn = (extra_args.get("model_options") or {}).get("denoise_mask_function")
+        self.flow = is_flow(model.inner_model.inner_model.model_sampling)
+        self._transform = transform
+        self._kw: dict = {}
+        self.evaluations = 0
+
+    def __getattr__(self, name):
+        return getattr(self._model, name)
+
+    def schedule(self) -> list[float]:
+        """The schedule of the whole sampling run (a segment's sampler still sees the run's)."""
+        return [float(v) for v in self._run_sigmas]
+
+    def signal(self, s: float) -> tuple[float, float]:
+        return signal(self.flow, s)
+
+    def mask(self, sigma: torch.Tensor) -> torch.Tensor:
+        return mask_at(self._model, self._run_sigmas, self.mask0, self.mask_fn, sigma, self._model.latent_image)
+
+    def known_at(self, sigma: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        return known_at(self._model, sigma, noise)
+
+    def denoise(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        comfy.model_management.throw_exception_if_processing_interrupted()
+        self.evaluations += 1
+        return self._model(x, sigma, **dict(self._kw, denoise_mask=None))
+
+    def __call__(self, x, sigma, **kwargs):
+        self._kw = kwargs
+        return self._transform(self, x, sigma)
+
+
+# ---------------------------------------------------------------------------------------------
+# DPS, the gradient baseline (bench) and VIPaint's refinement stage
+# ---------------------------------------------------------------------------------------------
+def _dps_core(view: VEView, x, sigmas, callback, scale=1.0, eta=1.0):
+    from ..samplers.dps import sample_dps
+
+    return sample_dps(view.denoise_grad, x, sigmas, view.y, view.mask, view.noise, scale, eta, callback)
+
+
+def dps_sampler(scale: float = 1.0, eta: float = 1.0) -> comfy.samplers.KSAMPLER:
+    """DPS (Chung et al. 2023) as a SAMPLER: one gradient through the denoiser per step."""
+    return make_ksampler(ve_core(_dps_core, stream="dps/noise"), "dps", scale=scale, eta=eta)

@@ -21,7 +21,7 @@ from ..samplers import vipaint as core
 from ..samplers.masks import InputError, check_finite, image_to_bchw, resize_mask
 from .common import CATEGORY, node_error, send_ui_message
 from .isdiff import latent_hole
-from .sampling import VEView
+from .sampling import VEView, make_ksampler
 
 NODE = "VIPaint"
 
@@ -62,7 +62,7 @@ def sample_vipaint_k(model, x, sigmas, extra_args=None, callback=None, disable=N
                      node_id=None):
     """KSAMPLER function. ``sigmas`` = keypoints then the DPS schedule to 0 (sampler space); the batch is
     ``samples`` copies of the images (the node repeats the LATENT)."""
-    view = VEView(model, x, sigmas, extra_args)
+    view = VEView(model, x, sigmas, extra_args, "vipaint/noise")
     if x.shape[0] % samples:
         raise ValueError(f"PriorPaint {NODE}: batch {x.shape[0]} is not a multiple of samples={samples}")
     b = x.shape[0] // samples
@@ -113,6 +113,11 @@ def sample_vipaint_k(model, x, sigmas, extra_args=None, callback=None, disable=N
     final = view.mask(ve[-2] if len(ve) > 1 else kp[-1]).float()
     out = final * out + (1 - final) * view.y.float()
     return view.from_ve(out, 0.0).to(x.dtype)
+
+
+def vipaint_sampler(**options) -> comfy.samplers.KSAMPLER:
+    """The KSAMPLER VIPaint runs (the node and the bench)."""
+    return make_ksampler(sample_vipaint_k, "vipaint", **options)
 
 
 class VIPaint(io.ComfyNode):
@@ -228,9 +233,8 @@ class VIPaint(io.ComfyNode):
                                   prior_weight=prior_weight, hier_weight=hier_weight, recon_weight=recon_weight,
                                   dps_scale=dps_scale)
         node_id = getattr(cls.hidden, "unique_id", None) if cls.hidden is not None else None
-        sampler = comfy.samplers.KSAMPLER(sample_vipaint_k, extra_options=dict(
-            keypoints=len(kp), samples=samples, dps_steps=dps_steps, prior_grid=grid, settings=st, vae=vae,
-            image=img, pixel_mask=pixel_mask, node_id=node_id))
+        sampler = vipaint_sampler(keypoints=len(kp), samples=samples, dps_steps=dps_steps, prior_grid=grid,
+                                  settings=st, vae=vae, image=img, pixel_mask=pixel_mask, node_id=node_id)
         lat = comfy.sample.fix_empty_latent_channels(model, x)
         batch = lat.repeat(samples, 1, 1, 1)
         noise_mask = hole if hole.shape[0] == 1 else hole.repeat(samples, 1, 1, 1)

@@ -29,14 +29,14 @@ def residual_norm(y: torch.Tensor, known: torch.Tensor) -> Callable[[torch.Tenso
 
 
 def sample_dps(denoise_grad: GradDenoiser, x: torch.Tensor, sigmas: list[float], y: torch.Tensor,
-               mask, noise: Callable[[], torch.Tensor], scale: float = 1.0, eta: float = 1.0,
+               mask, noise: Callable[..., torch.Tensor], scale: float = 1.0, eta: float = 1.0,
                callback: Callable[[dict], None] | None = None) -> torch.Tensor:
     """DPS in VE σ-space; ``mask`` = 1 on the hole (tensor or ``σ ↦ mask``); one gradient evaluation per step."""
     for i in range(len(sigmas) - 1):
         s, s_next = float(sigmas[i]), float(sigmas[i + 1])
         loss = residual_norm(y, 1.0 - (mask(s) if callable(mask) else mask))
         x0, grad = denoise_grad(x, s, loss)
-        x_next = ancestral_step(x, x0, s, s_next, noise() if s_next > 0 else None, eta)
+        x_next = ancestral_step(x, x0, s, s_next, noise(s, s_next) if s_next > 0 else None, eta)
         x = x_next - scale * grad if s_next > 0 else x_next
         if callback is not None:
             callback({"x": x, "i": i, "sigma": s, "sigma_hat": s, "denoised": x0})

@@ -19,6 +19,8 @@ import math
 import numpy as np
 import torch
 
+from . import noise as rng
+
 
 @dataclass
 class GMM:
@@ -97,7 +99,7 @@ def fit_gmm(points: torch.Tensor, components: int = 5, max_points: int = 2000, s
     n = points.shape[0]
     if n == 0:
         raise ValueError("no known positions to fit the seed to (the mask covers everything)")
-    g = torch.Generator().manual_seed(seed)
+    g = rng.generator(seed, "gmm/fit")
     if n > max_points:
         points = points[torch.randperm(n, generator=g)[:max_points]]
     k = max(1, min(components, points.shape[0]))
@@ -108,7 +110,7 @@ def fit_gmm(points: torch.Tensor, components: int = 5, max_points: int = 2000, s
         raise ValueError(f"backend must be 'torch' or 'sklearn', got {backend!r}")
     from sklearn.mixture import GaussianMixture
 
-    gm = GaussianMixture(n_components=k, covariance_type="full", init_params="k-means++", random_state=seed,
+    gm = GaussianMixture(n_components=k, covariance_type="full", init_params="k-means++", random_state=rng.derive_seed(seed, "gmm/fit") % 2**32,
                          reg_covar=1e-5, max_iter=100, tol=1e-3)
     gm.fit(data.numpy())
     return GMM(torch.from_numpy(gm.weights_.astype(np.float64)), torch.from_numpy(gm.means_),
@@ -131,27 +133,35 @@ def known_points(x: torch.Tensor, m: torch.Tensor, max_points: int, g: torch.Gen
 
 def fit_known(x: torch.Tensor, mask: torch.Tensor, components: int = 5, max_points: int = 2000, seed: int = 0,
               threshold: float = 0.5) -> list[GMM]:
-    """One mixture per batch item of ``x [B, C, H, W]``, fitted to the positions with ``mask < threshold``."""
+    """One mixture per batch item of ``x [B, C, H, W]``, fitted to the positions with ``mask < threshold``.
+
+    The fit's randomness (subsample, initialisation) is one stream of ``seed`` for every item, so an
+    item's fit depends only on its own data: items that are copies share one fit, and an item fitted
+    alone gets the fit it gets in a batch."""
     fits = []
     for i in range(x.shape[0]):
         m = mask[min(i, mask.shape[0] - 1), 0]
         if i > 0 and torch.equal(x[i], x[0]) and torch.equal(m, mask[0, 0]):
             fits.append(fits[0])  # the same known region (a batch of copies): one fit serves all
             continue
-        pts = known_points(x[i].detach(), m, max_points, torch.Generator().manual_seed(seed + i), threshold)
-        fits.append(fit_gmm(pts, components, max_points, seed + i))
+        pts = known_points(x[i].detach(), m, max_points, rng.generator(seed, "gmm/points"), threshold)
+        fits.append(fit_gmm(pts, components, max_points, rng.derive_seed(seed, "gmm/item")))
     return fits
 
 
-def fill(x: torch.Tensor, mask: torch.Tensor, fits: list[GMM], seed: int = 0, noise_blend: float = 0.0) -> torch.Tensor:
+def fill(x: torch.Tensor, mask: torch.Tensor, fits: list[GMM], seed: int = 0, noise_blend: float = 0.0,
+         items: list[int] | None = None) -> torch.Tensor:
     """``x_init = (1 − m)·x + m·s`` with ``s`` drawn at every position with ``m > 0`` from each item's
-    mixture (seeded per item)."""
+    mixture, from the stream of its item index (``items[i]``, default ``i``; ComfyUI's ``batch_index``,
+    so an item taken out of a batch with its index draws what it drew in the batch)."""
     b, c, h, w = x.shape
     out = x.detach().clone().float()
     for i in range(b):
         m = mask[min(i, mask.shape[0] - 1), 0].to(out.device).float()
         sel = m.reshape(-1) > 0
-        g = torch.Generator().manual_seed(seed + i + 104729)
+        if not bool(sel.any()):  # nothing to fill in this item
+            continue
+        g = rng.generator(seed, "gmm/fill", i if items is None else int(items[i]))
         s = fits[i].sample(int(sel.sum()), g)
         if noise_blend > 0:
             s = (1 - noise_blend) * s + noise_blend * torch.randn(s.shape, generator=g)
@@ -162,13 +172,15 @@ def fill(x: torch.Tensor, mask: torch.Tensor, fits: list[GMM], seed: int = 0, no
 
 
 def gmm_seed(x: torch.Tensor, mask: torch.Tensor, components: int = 5, max_points: int = 2000, seed: int = 0,
-             noise_blend: float = 0.0, threshold: float = 0.5) -> tuple[torch.Tensor, list[GMM]]:
+             noise_blend: float = 0.0, threshold: float = 0.5, items: list[int] | None = None
+             ) -> tuple[torch.Tensor, list[GMM]]:
     """Fill the hole of ``x [B, C, H, W]`` with draws from a GMM fitted to its known positions.
 
     ``mask [B|1, 1, H, W]``: 1 = hole; positions with ``mask < threshold`` are the known set the
     mixture is fitted to; soft masks blend (``x_init = (1 − m)·x + m·s``). ``noise_blend`` b mixes the
     draws with standard normal noise, ``s ← (1 − b)·s + b·ε`` (b = 1: the usual pure-noise start).
-    Each batch item gets its own fit and its own generator (``seed + item``). Returns ``(x_init, fits)``.
+    Each batch item gets its own fit and its own draws (named streams of ``seed``, :mod:`samplers.noise`;
+    ``items`` the items' batch indices). Returns ``(x_init, fits)``.
     """
     fits = fit_known(x, mask, components, max_points, seed, threshold)
-    return fill(x, mask, fits, seed, noise_blend), fits
+    return fill(x, mask, fits, seed, noise_blend, items), fits

@@ -16,7 +16,7 @@ import torch
 from .ve import ancestral_step, forward_jump
 
 Denoiser = Callable[[torch.Tensor, float], torch.Tensor]
-NoiseFn = Callable[[], torch.Tensor]
+NoiseFn = Callable[..., torch.Tensor]  # noise(σ, σ') -> N(0, I), samplers.noise
 
 
 def jump_schedule(levels: int, jump_length: int, resamples: int) -> list[int]:
@@ -58,7 +58,7 @@ def sample_repaint(denoise: Denoiser, x: torch.Tensor, sigmas: list[float], y: t
 
     ``denoise(x, σ)`` is the model's x0-prediction, ``sigmas`` descending VE levels ending in 0, ``x``
     the start at ``sigmas[0]``, ``y`` the clean known image, ``mask`` 1 on the hole (a tensor, or a
-    callable ``σ ↦ mask`` for masks that change with σ, e.g. Differential Diffusion), ``noise()`` a fresh
+    callable ``σ ↦ mask`` for masks that change with σ, e.g. Differential Diffusion), ``noise(σ, σ')`` a fresh
     standard normal tensor shaped like ``x`` (randomness is passed in). ``known_at(σ, ε)`` gives the
     noised known image at level σ (default ``y + σ·ε``; the ComfyUI glue passes the model's own
     ``scale_latent_inpaint``/``noise_scaling``).
@@ -74,12 +74,14 @@ def sample_repaint(denoise: Denoiser, x: torch.Tensor, sigmas: list[float], y: t
         if b > a:  # reverse step a -> a + 1
             m = mask(s_a) if callable(mask) else mask
             known = 1.0 - m
-            x = known * known_at(s_a, noise()) + m * x  # 1. inject the known region at level a (fresh noise)
+            x = known * known_at(s_a, noise(s_a, s_b)) + m * x  # 1. inject the known region at level a (fresh noise)
             x0 = denoise(x, s_a)  # 2. x̂0
-            x = ancestral_step(x, x0, s_a, s_b, noise() if s_b > 0 else None, eta)  # 3. DDPM step
+            x = ancestral_step(x, x0, s_a, s_b, noise(s_a, s_b) if s_b > 0 else None, eta)  # 3. DDPM step
             if callback is not None:
                 callback({"x": x, "i": a, "sigma": s_a, "sigma_hat": s_a, "denoised": x0, "step": step})
         else:  # 4. time travel: back up one level with the forward kernel
-            x = forward_jump(x, s_a, s_b, noise())
-    m = mask(0.0) if callable(mask) else mask
-    return (1.0 - m) * y + m * x
+            x = forward_jump(x, s_a, s_b, noise(s_a, s_b))
+    # the known region at the last level's noise (y when the schedule ends at 0), as core inpainting leaves it
+    s_end = float(sigmas[-1])
+    m = mask(s_end) if callable(mask) else mask
+    return (1.0 - m) * (known_at(s_end, noise(s_end, None)) if s_end > 0 else y) + m * x

@@ -110,52 +110,117 @@ def count_evaluations(levels: int, jump_length: int, resamples: int, window=(0.0
     return levels + resamples * len(harmonising_levels(levels, jump_length, window))
 
 
+class RePaintPlusDenoiser:
+    """RePaint+ as a denoiser-to-denoiser transform ``D⁺(x, σ)``, for use inside any sampler.
+
+    A sampler (k-diffusion's ``sample_euler(model, x, sigmas)``, ComfyUI's ``KSAMPLER`` functions) moves
+    ``x`` from level to level with the predictions ``model(x, σ)``. This object is such a ``model``.
+    Each call does what Algorithm 3 (``docs/repaint-plus.md``) does at one level, and returns the
+    prediction the sampler then uses for its own update:
+
+    1. known-region injection ``x ← k⊙known_at(σ, ε) + u⊙x`` with fresh ``ε`` (``u`` = mask, ``k = 1 − u``);
+    2. at harmonising levels, ``r`` noise-free rounds (variant B, noisy space)
+       ``x ← x + c·κ(σ)·k⊙(y − D(x, σ))``, or (variant A, clean space) ``x̂0 ← κ(σ)·D(c·(k⊙y + u⊙x̂0), σ)``;
+    3. ``x̂0 = D(x, σ)``, returned as ``k⊙y + u⊙x̂0`` (the blend ComfyUI's ``KSamplerX0Inpaint`` returns).
+
+    Coordinates are the sampler's own: ``x = c(σ)·(x0 + σ_VE·ε)`` with ``signal(σ) = (c, σ_VE)``
+    (``(1, σ)`` for VE/EPS/V models, ``(1 − σ, σ/(1 − σ))`` for rectified flow), so κ is always taken
+    at the VE level. Where ``c = 0`` (flow σ = 1: ``x`` is pure noise) the rounds cannot act and are skipped.
+
+    Why this is exact for variant B: injection and rounds only change the *known* coordinates of
+    ``x``, so the hole coordinates the sampler holds are those of the harmonised state ``x_h``; the
+    sampler's update of the hole uses ``D(x_h)`` exactly as the level loop did, and the known
+    coordinates it produces are overwritten by the next injection. Variant A changes the prediction
+    but not the sampler's noise estimate, so its path differs from the loop form (both are valid
+    RePaint+ samplers; see the docs).
+
+    ``denoise(x, σ)`` the plain model in the same coordinates; ``mask`` 1 on the hole (a tensor or
+    ``σ ↦ mask``); ``known_at(σ, ε)`` the noised known image in sampler coordinates; ``noise(σ, σ')`` a
+    noise sampler (:mod:`samplers.noise`); ``sigmas`` the schedule of the run, whose levels
+    :func:`harmonising_levels` selects. ``evaluations`` counts the model calls made.
+    """
+
+    def __init__(self, denoise: Callable, y: torch.Tensor, mask, known_at: Callable, noise: Callable,
+                 sigmas, variant: str = "B", jump_length: int = 1, resamples: int = 1, kappa_mode: str = "capped",
+                 kappa_cap: float = 4.0, sigma_data: float = 1.0, window: tuple[float, float] = (0.0, 1.0),
+                 signal: Callable[[float], tuple[float, float]] | None = None):
+        if variant not in VARIANTS:
+            raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+        kappa(1.0, sigma_data, kappa_mode, kappa_cap)  # validates the mode
+        self.denoise, self.y, self.mask, self.known_at, self.noise = denoise, y, mask, known_at, noise
+        self.variant, self.resamples = variant, resamples
+        self.kappa_args = (sigma_data, kappa_mode, kappa_cap)
+        self.signal = signal or (lambda s: (1.0, s))
+        self.levels = [float(v) for v in sigmas]
+        n = len(self.levels) - 1
+        self.harmonise = {self.levels[i] for i in harmonising_levels(n, jump_length, window)}
+        self.evaluations = 0
+
+    def harmonises(self, s: float) -> bool:
+        """Whether a call at level ``s`` harmonises (``s`` one of the schedule's harmonising levels)."""
+        return any(abs(s - h) <= 1e-5 * max(abs(h), 1e-8) for h in self.harmonise)
+
+    def _d(self, x, sigma):
+        self.evaluations += 1
+        return self.denoise(x, sigma)
+
+    def __call__(self, x: torch.Tensor, sigma) -> torch.Tensor:
+        s = float(sigma.reshape(-1)[0]) if torch.is_tensor(sigma) else float(sigma)
+        m = self.mask(sigma) if callable(self.mask) else self.mask
+        known = 1.0 - m
+        x = known * self.known_at(sigma, self.noise(sigma, None)) + m * x
+        c, s_ve = self.signal(s)
+        act = self.harmonises(s) and c > 0 and bool((known > 0).any())
+        if act and self.variant == "B":
+            step = c * kappa(s_ve, *self.kappa_args)
+            for _ in range(self.resamples):  # noise-free, realigned drift in noisy space
+                x = x + step * known * (self.y - self._d(x, sigma))
+            x0 = self._d(x, sigma)
+        elif act:  # variant A, clean space
+            kap = kappa(s_ve, *self.kappa_args)
+            x0 = self._d(x, sigma)
+            for _ in range(self.resamples):
+                x0 = kap * self._d(c * (known * self.y + m * x0), sigma)
+        else:
+            x0 = self._d(x, sigma)
+        return known * self.y + m * x0
+
+
+def sample_euler(model: Callable, x: torch.Tensor, sigmas, callback: Callable[[dict], None] | None = None
+                 ) -> torch.Tensor:
+    """k-diffusion's Euler (DDIM) sampler in VE σ-space: ``x ← x̂0 + (σ'/σ)(x − x̂0)``."""
+    for i in range(len(sigmas) - 1):
+        s, s_next = float(sigmas[i]), float(sigmas[i + 1])
+        x0 = model(x, s)
+        if callback is not None:
+            callback({"x": x, "i": i, "sigma": s, "sigma_hat": s, "denoised": x0})
+        x = ancestral_step(x, x0, s, s_next, None, eta=0.0)
+    return x
+
+
 @torch.no_grad()
 def sample_repaint_plus(denoise: Callable[[torch.Tensor, float], torch.Tensor], x: torch.Tensor, sigmas: list[float],
-                        y: torch.Tensor, mask, noise: Callable[[], torch.Tensor], variant: str = "B",
-                        jump_length: int = 1, resamples: int = 2, kappa_mode: str = "capped", kappa_cap: float = 4.0,
-                        sigma_data: float = 1.0, window: tuple[float, float] = (0.0, 1.0), eta: float = 0.0,
-                        step: Callable | None = None, callback: Callable[[dict], None] | None = None,
+                        y: torch.Tensor, mask, noise: Callable, variant: str = "B", jump_length: int = 1,
+                        resamples: int = 2, kappa_mode: str = "capped", kappa_cap: float = 4.0,
+                        sigma_data: float = 1.0, window: tuple[float, float] = (0.0, 1.0),
+                        callback: Callable[[dict], None] | None = None,
                         known_at: Callable[[float, torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
-    """RePaint+ in VE σ-space (algorithms.md §2.7).
+    """RePaint+ in VE σ-space with Euler (DDIM) moves: :class:`RePaintPlusDenoiser` inside :func:`sample_euler`.
 
-    ``denoise(x, σ)`` → x̂0; ``sigmas`` descending, ending in 0; ``mask`` 1 on the hole (a tensor, or a
-    callable ``σ ↦ mask``); ``noise()`` fresh N(0, I) (used for the injection and, if ``eta > 0``, for
-    ancestral moves). ``step(x, x̂0, σ, σ')`` replaces the default move to the next level (DDIM/Euler
-    when ``eta = 0``), e.g. a base sampler's step. Known-region injection happens at every level
-    (``known_at(σ, ε)``, default ``y + σ·ε``); harmonisation rounds at :func:`harmonising_levels`.
+    ``noise(σ, σ')`` fresh N(0, I) for the injections; ``known_at(σ, ε)`` default ``y + σ·ε``. The known
+    region of the result is ``known_at`` at the last level (``y`` when the schedule ends at 0).
     """
     if known_at is None:
         def known_at(s, eps):
             return y + s * eps
-    if variant not in VARIANTS:
-        raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
-    n = len(sigmas) - 1
-    harmonise = set(harmonising_levels(n, jump_length, window))
-    x0 = x
-    for i in range(n):
-        s, s_next = float(sigmas[i]), float(sigmas[i + 1])
-        m = mask(s) if callable(mask) else mask
-        known = 1.0 - m
-        x = known * known_at(s, noise()) + m * x  # standard known-region injection, once per level
-        kap = kappa(s, sigma_data, kappa_mode, kappa_cap)
-        if i in harmonise and variant == "B":
-            for _ in range(resamples):  # noise-free, realigned drift in noisy space
-                x = x + kap * known * (y - denoise(x, s))
-            x0 = denoise(x, s)
-        elif i in harmonise:  # variant A, clean space
-            x0 = denoise(x, s)
-            eps = (x - x0) / s
-            for _ in range(resamples):
-                x0 = kap * denoise(known * y + m * x0, s)
-            x = x0 + s * eps  # same noise estimate: the move below stays consistent
-        else:
-            x0 = denoise(x, s)
-        if callback is not None:
-            callback({"x": x, "i": i, "sigma": s, "sigma_hat": s, "denoised": x0})
-        if step is not None:
-            x = step(x, x0, s, s_next)
-        else:
-            x = ancestral_step(x, x0, s, s_next, noise() if (eta > 0 and s_next > 0) else None, eta)
-    m = mask(0.0) if callable(mask) else mask
-    return (1.0 - m) * y + m * x0 if n > 0 else x
+    model = RePaintPlusDenoiser(denoise, y, mask, known_at, noise, sigmas, variant, jump_length, resamples,
+                                kappa_mode, kappa_cap, sigma_data, window)
+    x = sample_euler(model, x, sigmas, callback)
+    return inject_known(x, mask, known_at, noise, float(sigmas[-1]))
+
+
+def inject_known(x: torch.Tensor, mask, known_at: Callable, noise: Callable, sigma) -> torch.Tensor:
+    """``k⊙known_at(σ, ε) + u⊙x`` at the end of a run (``known_at(0, ·) = y``): the known region a run
+    returns, at the noise level of its last σ, as ComfyUI's core inpainting leaves it."""
+    m = mask(sigma) if callable(mask) else mask
+    return (1.0 - m) * known_at(sigma, noise(sigma, None)) + m * x

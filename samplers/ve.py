@@ -33,3 +33,42 @@ def forward_jump(x: torch.Tensor, sigma_from: float, sigma_to: float, noise: tor
     if sigma_to < sigma_from:
         raise ValueError(f"a forward jump must increase sigma ({sigma_from} -> {sigma_to})")
     return x + (sigma_to**2 - sigma_from**2) ** 0.5 * noise
+
+
+# ---------------------------------------------------------------------------------------------
+# Rectified flow (ComfyUI's CONST model_sampling) <-> VE: the one conversion of the package
+# ---------------------------------------------------------------------------------------------
+FLOW_SIGMA_CAP = 1.0 - 1e-4
+"""Flow σ = 1 is pure noise, where ``x_VE = x/(1 − σ)`` is undefined; conversions use ``min(σ, cap)``.
+The cap changes the VE level seen by a model at σ = 1 from ∞ to 1e4, where every denoiser already
+returns its unconditional mean."""
+
+
+def flow_sigma(s):
+    """Flow σ capped below 1 (a float or a tensor)."""
+    return s.clamp_max(FLOW_SIGMA_CAP) if torch.is_tensor(s) else min(float(s), FLOW_SIGMA_CAP)
+
+
+def flow_to_ve_sigma(s):
+    """``σ_VE = s/(1 − s)`` for a flow level ``s`` (capped, :data:`FLOW_SIGMA_CAP`)."""
+    s = flow_sigma(s)
+    return s / (1.0 - s)
+
+
+def ve_to_flow_sigma(s_ve):
+    """``s = σ_VE/(1 + σ_VE)``, the inverse of :func:`flow_to_ve_sigma`."""
+    return s_ve / (1.0 + s_ve)
+
+
+def _per_item(s, x: torch.Tensor):
+    return s.reshape(-1, *([1] * (x.ndim - 1))).to(x) if torch.is_tensor(s) else s
+
+
+def flow_to_ve(x: torch.Tensor, s) -> torch.Tensor:
+    """``x_VE = x/(1 − s)`` (``s`` a float or a per-item tensor; capped)."""
+    return x / (1.0 - _per_item(flow_sigma(s), x))
+
+
+def ve_to_flow(x_ve: torch.Tensor, s) -> torch.Tensor:
+    """``x = (1 − s)·x_VE``, the inverse of :func:`flow_to_ve` at the same flow level ``s`` (capped)."""
+    return x_ve * (1.0 - _per_item(flow_sigma(s), x_ve))

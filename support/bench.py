@@ -23,9 +23,8 @@ import comfy.patcher_extension
 import comfy.sample
 import comfy.samplers
 
-from ..nodes.sampling import make_ksampler
-from ..samplers.dps import sample_dps
-from ..samplers.repaint import count_evaluations, sample_repaint
+from ..nodes.sampling import dps_sampler
+from ..samplers.repaint import count_evaluations
 
 NFE_KEY = "priorpaint_bench_nfe"
 
@@ -157,18 +156,11 @@ def core_replace(sampler_name: str, steps: int) -> Method:
     return Method(f"core replace {sampler_name}", f"{steps} steps", steps, run)
 
 
-def _repaint_core(view, x, sigmas, callback, jump_length=10, resamples=10, eta=1.0):
-    return sample_repaint(view.denoise, x, sigmas, view.y, view.mask, view.noise, jump_length, resamples, eta, callback,
-                          known_at=view.known_at)
-
-
-def _dps_core(view, x, sigmas, callback, scale=1.0, eta=1.0):
-    return sample_dps(view.denoise_grad, x, sigmas, view.y, view.mask, view.noise, scale, eta, callback)
-
-
 def repaint(levels: int, jump_length: int, resamples: int) -> Method:
     """Plain RePaint (fresh-noise jumps), the baseline of the RePaint+ issue."""
-    sampler = make_ksampler(_repaint_core, "repaint", jump_length=jump_length, resamples=resamples)
+    from ..nodes.repaint import repaint_sampler
+
+    sampler = repaint_sampler(mode="repaint", jump_length=jump_length, resamples=resamples, eta=1.0)
 
     def run(model, task: Task):
         return _sample_custom(model, task, sampler, levels)
@@ -179,7 +171,7 @@ def repaint(levels: int, jump_length: int, resamples: int) -> Method:
 
 def dps(steps: int, scale: float) -> Method:
     """DPS (gradient through the denoiser at every step)."""
-    sampler = make_ksampler(_dps_core, "dps", scale=scale)
+    sampler = dps_sampler(scale)
 
     def run(model, task: Task):
         return _sample_custom(model, task, sampler, steps)
@@ -229,14 +221,13 @@ def gmm_seed_replace(steps: int, denoise: float = 1.0, sampler_name: str = "eule
 def is_diff(steps: int, base: str | None = None, threshold: float = 1.5, attempts: int = 3, delta: int = 2,
             checkpoint: float = 0.5, threshold_mode: str = "fixed") -> Method:
     """Full IS-Diff: the Harmonized Sampler (GMM seeds + DCE-checked restarts) around a base sampler."""
-    from ..nodes.isdiff import sample_harmonized
+    from ..nodes.isdiff import harmonized_sampler
     from ..nodes.repaint import repaint_sampler
 
     base_obj = repaint_sampler(mode="repaint_plus_b", jump_length=1, resamples=1, sigma_data=0.5) \
         if base == "repaint_plus" else None
-    sampler = comfy.samplers.KSAMPLER(sample_harmonized, extra_options=dict(
-        base=base_obj, checkpoint=checkpoint, attempts=attempts, delta=delta, threshold=threshold,
-        threshold_mode=threshold_mode))
+    sampler = harmonized_sampler(base=base_obj, checkpoint=checkpoint, attempts=attempts, delta=delta,
+                                 threshold=threshold, threshold_mode=threshold_mode)
 
     def run(model, task: Task):
         return _sample_custom(model, task, sampler, steps)
@@ -249,15 +240,14 @@ def is_diff(steps: int, base: str | None = None, threshold: float = 1.5, attempt
 def vipaint(iterations: int, dps_steps: int, keypoints: int = 2, t_e: int = 550, t_s: int = 400,
             dps_scale: float = 1.0) -> Method:
     """VIPaint through the node's own KSAMPLER (nodes/vipaint.py), one posterior sample per image."""
-    from ..nodes.vipaint import sample_vipaint_k, schedule
+    from ..nodes.vipaint import schedule, vipaint_sampler
     from ..samplers.vipaint import VIPaintSettings, count_evaluations
 
     def run(model, task: Task):
         ms = model.get_model_object("model_sampling")
         kp, dps_s, grid = schedule(ms, t_e, t_s, keypoints, dps_steps)
-        sampler = comfy.samplers.KSAMPLER(sample_vipaint_k, extra_options=dict(
-            keypoints=keypoints, samples=1, dps_steps=dps_steps, prior_grid=grid,
-            settings=VIPaintSettings(iterations=iterations, dps_scale=dps_scale)))
+        sampler = vipaint_sampler(keypoints=keypoints, samples=1, dps_steps=dps_steps, prior_grid=grid,
+                                  settings=VIPaintSettings(iterations=iterations, dps_scale=dps_scale))
         sigmas = torch.tensor(kp + dps_s)
         noise = comfy.sample.prepare_noise(task.latent, task.seed)
         return comfy.sample.sample_custom(model, noise, 1.0, sampler, sigmas, task.positive, task.negative,

@@ -19,9 +19,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 import harness  # noqa: E402
 
 harness.comfy_setup()
-import comfy.samplers  # noqa: E402
 
-from priorpaint.nodes.isdiff import sample_harmonized  # noqa: E402
+from priorpaint.nodes.isdiff import harmonized_sampler  # noqa: E402
 from priorpaint.nodes.models import LoadDemoModel  # noqa: E402
 from priorpaint.support import bench as B  # noqa: E402
 from priorpaint.support.bench_data import MASK_KINDS, center_crop, make_mask  # noqa: E402
@@ -43,8 +42,7 @@ def main():
                 mask = make_mask(kind, a.size, a.size, seed=a.seed * 1000 + ii * 10 + mi)
                 for mode, out in (("fixed", fixed), ("auto", auto)):
                     rec = []
-                    sampler = comfy.samplers.KSAMPLER(sample_harmonized, extra_options=dict(
-                        attempts=1, threshold=0.0, threshold_mode=mode, record=rec))
+                    sampler = harmonized_sampler(attempts=1, threshold=0.0, threshold_mode=mode, record=rec)
                     task = B.Task(B.empty_hole(gt, mask).expand(2, -1, -1, -1).contiguous(), mask, cond, cond, a.seed)
                     B._sample_custom(model, task, sampler, 20)  # task.scheduler: karras
                     out.append((name, kind, rec[0]["threshold"], rec[0]["attempts"][0][1]))

@@ -49,11 +49,11 @@ def test_repaint_on_linear_prior_keeps_known_and_approaches_posterior():
     def den(x, s):
         return prior.denoise(x, torch.tensor([s])).float()
 
-    out = sample_repaint(den, x, sigmas, ybat, mask, lambda: torch.randn(64, 16, generator=g), jump_length=3,
+    out = sample_repaint(den, x, sigmas, ybat, mask, lambda *_: torch.randn(64, 16, generator=g), jump_length=3,
                          resamples=4)
     assert torch.equal(out[:, :10], ybat[:, :10])
     err = (out - ybat).pow(2).mean().sqrt()
-    plain = sample_repaint(den, x, sigmas, ybat, mask, lambda: torch.randn(64, 16, generator=g), jump_length=3,
+    plain = sample_repaint(den, x, sigmas, ybat, mask, lambda *_: torch.randn(64, 16, generator=g), jump_length=3,
                            resamples=1)
     assert err < 0.5 * (plain - ybat).pow(2).mean().sqrt()  # resampling harmonises: much closer to the truth
 
@@ -74,8 +74,8 @@ def test_dps_pulls_towards_the_observation():
         return x0.detach(), gr
 
     x = sigmas[0] * torch.randn(32, 16, generator=g)
-    guided = sample_dps(den_grad, x, sigmas, y.expand(32, -1), mask, lambda: torch.randn(32, 16, generator=g), scale=0.5)
-    free = sample_dps(den_grad, x, sigmas, y.expand(32, -1), mask, lambda: torch.randn(32, 16, generator=g), scale=0.0)
+    guided = sample_dps(den_grad, x, sigmas, y.expand(32, -1), mask, lambda *_: torch.randn(32, 16, generator=g), scale=0.5)
+    free = sample_dps(den_grad, x, sigmas, y.expand(32, -1), mask, lambda *_: torch.randn(32, 16, generator=g), scale=0.0)
     e_g = (guided - y)[:, :10].abs().mean()
     e_f = (free - y)[:, :10].abs().mean()
     assert e_g < 0.2 * e_f

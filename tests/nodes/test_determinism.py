@@ -1,12 +1,13 @@
 """Determinism on CPU: every node that draws random numbers gives bit-identical outputs for the same seed
 and different outputs for another; GMM Seed's batch items are reproducible one at a time (item b of a
-batch seeded s equals that item alone seeded s + b)."""
+batch seeded s equals that item alone with the same seed and its ``batch_index``, ComfyUI's
+LatentFromBatch convention; seeds are named streams, samplers/noise.py)."""
 import torch
 
 import comfy.sample
 import comfy.samplers
 
-from priorpaint.nodes.isdiff import GMMSeed, sample_harmonized
+from priorpaint.nodes.isdiff import GMMSeed, harmonized_sampler
 from priorpaint.nodes.repaint import repaint_sampler
 from priorpaint.nodes.vipaint import VIPaint
 from priorpaint.support.comfy_models import empty_conditioning as cond
@@ -33,16 +34,16 @@ def vipaint(seed):
                            0.1, 1e-3, 0.01, 100.0, 100.0, 100.0, 3, 1.0, 2).args[0]["samples"]
 
 
-def gmm(x, seed):
-    return GMMSeed.execute({"samples": x}, 3, seed, 500, 0.0, mask=MASK[:, 0]).args[0]["samples"]
+def gmm(x, seed, batch_index=None):
+    latent = {"samples": x} if batch_index is None else {"samples": x, "batch_index": batch_index}
+    return GMMSeed.execute(latent, 3, seed, 500, 0.0, mask=MASK[:, 0]).args[0]["samples"]
 
 
 RUNS = {
     "gmm seed": lambda s: gmm(Y, s),
     "repaint+": lambda s: custom(repaint_sampler(mode="repaint_plus_b", jump_length=1, resamples=2, eta=1.0), s),
     "repaint": lambda s: custom(repaint_sampler(mode="repaint", jump_length=2, resamples=2), s),
-    "harmonized": lambda s: custom(comfy.samplers.KSAMPLER(sample_harmonized, extra_options=dict(
-        checkpoint=0.5, attempts=2, delta=1, threshold=0.0)), s),
+    "harmonized": lambda s: custom(harmonized_sampler(checkpoint=0.5, attempts=2, delta=1, threshold=0.0), s),
     "vipaint": vipaint,
 }
 
@@ -57,4 +58,5 @@ def test_same_seed_is_bit_identical_and_another_seed_differs():
 def test_gmm_seed_items_are_reproducible_one_at_a_time():
     batch = gmm(Y, 10)
     for b in range(Y.shape[0]):
-        assert torch.equal(batch[b:b + 1], gmm(Y[b:b + 1], 10 + b)), b
+        assert torch.equal(batch[b:b + 1], gmm(Y[b:b + 1], 10, batch_index=[b])), b
+        assert not torch.equal(batch[b:b + 1], gmm(Y[b:b + 1], 11, batch_index=[b])), b

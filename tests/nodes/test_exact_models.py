@@ -11,6 +11,7 @@ import comfy.sample
 import comfy.samplers
 import comfy.utils
 
+from priorpaint.samplers.ve import FLOW_SIGMA_CAP
 from priorpaint.support.comfy_models import FLOW_SHIFT, exact_prior_model
 from priorpaint.support.comfy_models import empty_conditioning as cond
 from priorpaint.support.exact_priors import make_gaussian_mixture, make_linear_gaussian
@@ -36,8 +37,10 @@ def brute_posterior_mean(prior, x: np.ndarray, a: float, s: float) -> np.ndarray
 
 
 def coords(ms, sigma: float):
-    """(a, s) with x = a·x0 + s·ε in sampler space."""
+    """(a, s) with x = a·x0 + s·ε in sampler space. Flow σ = 1 (pure noise) is evaluated at the
+    package's one cap (samplers/ve.py FLOW_SIGMA_CAP), as the wrapper documents."""
     if isinstance(ms, comfy.model_sampling.CONST):
+        sigma = min(sigma, FLOW_SIGMA_CAP)
         return 1.0 - sigma, sigma
     return 1.0, sigma
 
