@@ -173,7 +173,9 @@ def sample_harmonized(model, x, sigmas, extra_args=None, callback=None, disable=
     run over the rest of the schedule. A sampler that carries history between steps (multistep:
     dpmpp_2m, lms, deis, ipndm, res_multistep, uni_pc, sa_solver, gradient_estimation) starts that
     history afresh at the checkpoint, as it does after SplitSigmas. With nothing to harmonise with (no
-    known positions, no mask, fewer than 2 steps) it is the base sampler over the whole schedule.
+    known positions, no mask, fewer than 2 steps), nothing to inpaint, or a latent that continues an
+    earlier stage (add_noise off: no fresh start exists to seed or restart from) it is the base sampler
+    over the whole schedule.
 
     ``record``: an optional list that receives ``{"threshold", "attempts", "best"}`` per run (bench,
     calibration)."""
@@ -182,8 +184,11 @@ def sample_harmonized(model, x, sigmas, extra_args=None, callback=None, disable=
     mask = extra_args.get("denoise_mask")
     levels = len(sigmas) - 1
     hole = None if mask is None else (mask[:, :1] if mask.ndim == 4 else mask).float()
-    if hole is None or levels < 2 or not bool((hole < 0.5).any()) or not bool((hole > 0).any()):
-        # nothing to harmonise with, or nothing to inpaint
+    # add_noise off (KSamplerAdvanced, SamplerCustom with add_noise false, DisableNoise): the latent
+    # continues an earlier stage and there is no fresh start to seed or restart from
+    continuing = getattr(model, "noise", None) is not None and not bool(model.noise.any())
+    if hole is None or levels < 2 or continuing or not bool((hole < 0.5).any()) or not bool((hole > 0).any()):
+        # nothing to harmonise with, nothing to inpaint, or a continuation: the base sampler alone
         return base.sampler_function(model, x, sigmas, extra_args=extra_args, callback=callback, disable=disable,
                                      **base.extra_options)
     base_model = model.inner_model.inner_model

@@ -39,7 +39,7 @@ SEED_MAX = 2**64 - 1
 SCHEDULE_FREE = {"dpm_fast", "dpm_adaptive"}  # they build their own steps between σ_max and σ_min of the schedule
 
 with torch.inference_mode(False):
-    PRIOR = make_linear_gaussian(shape=SHAPE, k=5, seed=0)
+    PRIOR = make_linear_gaussian(shape=SHAPE, k=24, seed=0)  # 24 of 32 dims: half known leaves a real posterior
 MODELS = {p: exact_prior_model(PRIOR, p) for p in PREDICTIONS}
 
 
@@ -131,6 +131,9 @@ def test_a_real_hole_keeps_the_known_region_and_a_plausible_spread(name, predict
     exact = post.sample(4096, torch.Generator().manual_seed(0)).float()
     exact_std = exact[:, hole[0].reshape(-1)].std(0).mean()
     base = comfy.samplers.sampler_object(name)
+    core = run(model, base, y, mask, steps=10, seed=2)  # ComfyUI's own inpainting with the same sampler
+    core_ratio = float(core[hole].reshape(n, -1).std(0).mean() / exact_std)
+    lo, hi = min(0.25, 0.8 * core_ratio), max(2.5, 1.25 * core_ratio)  # res_multistep_ancestral on flow: 2.8× itself
     for mode, sampler in modes(base).items():
         out = run(model, sampler, y, mask, steps=10, seed=2)
         assert torch.isfinite(out).all(), (name, prediction, mode)
@@ -138,7 +141,8 @@ def test_a_real_hole_keeps_the_known_region_and_a_plausible_spread(name, predict
         assert kept <= 1e-5, f"{mode} around {name} ({prediction}) changes the known region by {kept:.3g}"
         std = out[hole].reshape(n, -1).std(0).mean()
         ratio = float(std / exact_std)
-        assert 0.25 <= ratio <= 2.5, f"{mode} around {name} ({prediction}): hole spread {ratio:.2f}× the posterior's"
+        assert lo <= ratio <= hi, (f"{mode} around {name} ({prediction}): hole spread {ratio:.2f}× the posterior's "
+                                   f"(core inpainting with {name}: {core_ratio:.2f}×)")
 
 
 def split(model, steps, at):
@@ -166,30 +170,33 @@ def test_partial_schedules_return_what_the_base_sampler_returns(name, prediction
 @pytest.mark.parametrize("prediction", PREDICTIONS)
 @pytest.mark.parametrize("mode", ["repaint_plus_b", "repaint_plus_a", "harmonized", "repaint"])
 def test_every_mode_stops_at_sigma_end_and_two_stages_match_one(prediction, mode):
-    """The high half of a SplitSigmas schedule returns a latent at σ_mid's noise level (known region
-    included, as core inpainting leaves it); the low half continues from it, and the two-stage result
-    has the one-stage result's spread (on the exact prior)."""
+    """The high half of a SplitSigmas schedule returns a latent at σ_mid's noise level, the known region
+    included, as core inpainting leaves it (ComfyUI returns latents unscaled: ``y + σ_VE·ε``); the low
+    half continues from it with add_noise off, and the two-stage hole has the spread that core
+    inpainting's own two-stage chain has (its stage-2 known region is the stage-1 latent, so it is wider
+    than one stage at large σ_mid: measured 0.79 vs 0.60 on EPS)."""
     n = 256
     model = MODELS[prediction]
-    ms = model.get_model_object("model_sampling")
     y, mask = observation(n)
     sampler = modes(comfy.samplers.sampler_object("euler"))[mode]
+    core = comfy.samplers.sampler_object("euler")
     high, low = split(model, 10, 5)
-    mid = run(model, sampler, y, mask, sigmas=high, seed=6)
     s_mid = float(high[-1])
+    s_ve = s_mid / (1.0 - s_mid) if prediction == "flow" else s_mid
     known = ~mask.expand(n, *SHAPE).bool()
-    # noise level at σ_mid: x = c·y + s·ε in the known region (c = 1 − s for flow), for every mode
-    c = 1.0 - s_mid if prediction == "flow" else 1.0
-    resid = (mid - c * y)[known]
-    assert abs(float(resid.std()) / s_mid - 1.0) < 0.1, (mode, float(resid.std()), s_mid)
-    hole_spread_mid = float(mid[~known].reshape(n, -1).std(0).mean())
-    assert hole_spread_mid > 0.5 * s_mid, f"{mode}: the hole at σ_mid is {hole_spread_mid:.3g}, not a noisy latent"
+
+    def spread(t):
+        return float(t[~known].reshape(n, -1).std(0).mean())
+
+    mid = run(model, sampler, y, mask, sigmas=high, seed=6)
+    resid = (mid - y)[known]
+    assert abs(float(resid.std()) / s_ve - 1.0) < 0.1, (mode, float(resid.std()), s_ve)
+    assert spread(mid) > 0.5 * s_ve, f"{mode}: the hole at σ_mid has spread {spread(mid):.3g}, not a noisy latent"
     two = run(model, sampler, mid, mask, sigmas=low, seed=7, add_noise=False)
-    one = run(model, sampler, y, mask, steps=10, seed=6)
-    assert float((two - y)[known].abs().max()) <= 1e-5
-    s_two = float(two[~known].reshape(n, -1).std(0).mean())
-    s_one = float(one[~known].reshape(n, -1).std(0).mean())
-    assert 0.75 < s_two / s_one < 1.33, (mode, s_two, s_one)
+    assert torch.equal(two[known], mid[known])  # core: stage 2's known image is the latent it is given
+    core_mid = run(model, core, y, mask, sigmas=high, seed=6)
+    core_two = run(model, core, core_mid, mask, sigmas=low, seed=7, add_noise=False)
+    assert 0.75 < spread(two) / spread(core_two) < 1.4, (mode, spread(two), spread(core_two))
 
 
 def test_the_top_seed_runs_for_every_sampling_node():
