@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: comfyui demo test test-core test-nodes test-e2e workflows readme-images demo-model bench bench-quick bench-vipaint bench-aid aid-demo browser-deps node-docs soak registry-check demo-prior clean
+.PHONY: comfyui demo test test-core test-nodes test-e2e workflows readme-images demo-model bench bench-quick bench-base-samplers bench-vipaint bench-aid aid-demo browser-deps node-docs soak registry-check demo-prior clean
 
 comfyui:            ## venv with the pinned torch stack + ComfyUI 0.3.75 in .comfyui/ (or $COMFYUI_PATH), pack linked
 	@bash tools/setup_comfyui.sh
@@ -47,6 +47,10 @@ demo-model: comfyui ## retrain the demo UNet (about 20 min on 2 cores) and rewri
 
 bench: comfyui      ## full bench: exact priors + demo model, writes docs/benchmarks.md (+ .json, images/benchmarks.png)
 	$(PY) tools/bench.py --profile full
+
+bench-base-samplers: comfyui ## RePaint+ around euler / dpmpp_2m / dpmpp_2m_sde / uni_pc vs core at equal NFE (docs/base-samplers.json)
+	$(PY) tools/bench_base_samplers.py
+	$(PY) tools/bench.py --report-only
 
 bench-vipaint: comfyui ## VIPaint's time and peak memory vs a plain sampler of equal steps (docs/vipaint-cost.json)
 	$(PY) tools/bench_vipaint_cost.py

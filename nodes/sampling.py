@@ -63,7 +63,7 @@ def signal(flow: bool, s: float) -> tuple[float, float]:
     if not flow:
         return 1.0, float(s)
     s = float(s)
-    return (1.0 - s, float("inf")) if s >= 1.0 else (1.0 - s, s / (1.0 - s))
+    return (1.0 - s, float("inf")) if s >= 1.0 else (1.0 - s, flow_to_ve_sigma(s))
 
 
 def mask_at(model, sigmas, mask0: torch.Tensor | None, mask_fn, sigma: torch.Tensor, like: torch.Tensor) -> torch.Tensor:

@@ -396,9 +396,32 @@ def _doc_json(name: str) -> dict | None:
         return json.load(f)
 
 
+def base_sampler_section(d: dict) -> list[str]:
+    """RePaint+ around several base samplers (tools/bench_base_samplers.py -> docs/base-samplers.json)."""
+    t = d["table"]
+    lines = ["## (e) RePaint+ around different base samplers (`make bench-base-samplers`)", "",
+             "RePaint+ (B, one realigned round per call, κ ≤ 4) runs inside one run of its base sampler, beside core "
+             "inpainting with the same sampler, at equal NFE: core at N steps, RePaint+ at N/2 steps (round + "
+             "prediction per call; on flow models the round at σ = 1 is skipped, so N − 1). **SW2** = sliced W2 to "
+             f"exact posterior samples on `make bench`'s two exact priors ({d['samples']} samples; exact-vs-exact "
+             f"floor: linear-Gaussian {t[0]['floor_lin']:.1e} — its posterior is a point — and mixture "
+             f"{t[0]['floor_mix']:.3f}); demo model: {d['demo']}, means. **t/eval×** = wall time per model "
+             "evaluation ÷ core euler's in the same run (the overhead target is ≤ 1.05×).", "",
+             "| base | NFE | method | SW2 linear EPS / flow | SW2 mixture EPS / flow | demo KL | demo seam | demo PSNR | t/eval× |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in t:
+        lines.append(f"| {r['base']} | {r['budget']} | {r['method']} | {r['sw2_lin_eps']:.4f} / {r['sw2_lin_flow']:.4f} | "
+                     f"{r['sw2_mix_eps']:.4f} / {r['sw2_mix_flow']:.4f} | {r['harmony']:.3f} | {r['seam']:.3f} | "
+                     f"{r['psnr']:.2f} | {r['time_per_eval_x_core_euler']:.2f} |")
+    return lines + [""]
+
+
 def extra_sections() -> list[str]:
     """Sections measured by their own commands (make bench-aid, bench-vipaint, soak), read from their JSON."""
     lines = []
+    d = _doc_json("base-samplers.json")
+    if d:
+        lines += base_sampler_section(d)
     d = _doc_json("aid-bench.json")
     if d:
         ex, demo, cost = d["exact"], d["demo"], d["cost"]

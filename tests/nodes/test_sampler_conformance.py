@@ -214,3 +214,29 @@ def test_the_top_seed_runs_for_every_sampling_node():
     vi = VIPaint.execute(model, cond(), cond(), {"samples": y, "noise_mask": mask[:, 0]}, SEED_MAX, 1.0, 550, 400,
                          2, 3, 0.1, 1e-3, 0.01, 100.0, 100.0, 100.0, 3, 1.0, 2).args[0]["samples"]
     assert torch.isfinite(vi).all()
+
+
+def test_every_sampler_the_pack_builds_comes_from_the_one_factory():
+    """``nodes/sampling.make_ksampler`` is the only place a KSAMPLER is built (a scan of the pack's
+    source: nodes, core, bench support and tools), and every SAMPLER the nodes hand to ComfyUI is one
+    of its products."""
+    import pathlib
+
+    from priorpaint.nodes import sampling
+    from priorpaint.nodes.isdiff import HarmonizedSampler
+    from priorpaint.nodes.repaint import MODES, RePaintPlusSampler
+    from priorpaint.nodes.vipaint import vipaint_sampler
+
+    root = pathlib.Path(sampling.__file__).resolve().parents[1]
+    builders = sorted(str(p.relative_to(root)) for sub in ("nodes", "samplers", "support", "tools")
+                      for p in (root / sub).rglob("*.py") if "KSAMPLER(" in p.read_text())
+    assert builders == ["nodes/sampling.py"], builders
+    built = [RePaintPlusSampler.execute(mode=m, jump_length=1, resamples=1, kappa_mode="capped", kappa_cap=4.0,
+                                        start_percent=0.0, end_percent=1.0, eta=0.0, sigma_data=1.0).result[0]
+             for m in MODES]
+    built.append(HarmonizedSampler.execute(checkpoint=0.5, attempts=2, delta=1, threshold_mode="fixed", threshold=1.5,
+                                           components=5, max_points=2000, noise_blend=0.0, texture=False).result[0])
+    built += [vipaint_sampler(), sampling.dps_sampler()]
+    for sampler in built:
+        assert sampler.sampler_function.__name__.startswith("sample_priorpaint_"), sampler.sampler_function
+    assert {"repaint_plus", "repaint", "harmonized", "vipaint", "dps"} <= set(sampling.SAMPLER_FUNCTIONS)
