@@ -1,7 +1,7 @@
 """AID guidance nodes: Load AID Guidance (safetensors from models/inpaint_guidance) and Apply AID Guidance
 (a patched clone of the MODEL whose post-CFG hook adds the module's drift at every step).
 
-Extension points used (comfyui-integration.md §4): ``set_model_sampler_post_cfg_function`` (the
+Extension points used (docs/architecture.md): ``set_model_sampler_post_cfg_function`` (the
 correction, composable with other packs, works with every sampler), a ``SAMPLER_SAMPLE`` wrapper (reads
 this run's known latent and mask, which the post-CFG hook does not receive) and
 ``set_additional_models`` (the module is loaded and offloaded by ComfyUI's memory manager).
@@ -38,7 +38,7 @@ SHIPPED = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 def register_folder() -> None:
     """``models/inpaint_guidance`` (.safetensors only) plus the pack's shipped modules, added without
-    dropping paths a user's extra_model_paths.yaml already registered (comfyui-integration.md §7)."""
+    dropping paths a user's extra_model_paths.yaml already registered (docs/architecture.md, models folder)."""
     paths, _ = folder_paths.folder_names_and_paths.get(FOLDER, ([], set()))
     paths = list(paths)
     for d in (os.path.join(folder_paths.models_dir, FOLDER), SHIPPED):

@@ -11,7 +11,7 @@ in VE coordinates, exactly:
 * noise comes from named streams of ``extra_args["seed"]`` (``samplers/noise.py``: reproducible runs,
   every seed ComfyUI accepts);
 * every model call checks ComfyUI's interrupt flag;
-* gradients (DPS, VIPaint) follow comfyui-integration.md §3: ``inference_mode(False)``, clones,
+* gradients (DPS, VIPaint) follow docs/architecture.md (Gradients): ``inference_mode(False)``, clones,
   ``torch.autograd.grad``, detached results.
 """
 from __future__ import annotations
@@ -32,7 +32,7 @@ def make_weights_autograd_safe(module: torch.nn.Module) -> None:
     """Replace inference-mode parameters/buffers by ordinary copies of the same values.
 
     Weights loaded while ComfyUI executes a prompt are inference tensors, which autograd cannot save
-    (comfyui-integration.md §3.3, "de-inference once"). Values are identical, so the BaseModel shared
+    ("de-inference once", docs/architecture.md). Values are identical, so the BaseModel shared
     by every clone of the MODEL behaves exactly as before; only autograd can now pass through it.
     """
     with torch.inference_mode(False):
@@ -156,7 +156,7 @@ class VEView:
         """Make the model (and ``vae``) differentiable for :meth:`denoise_diff`; call inside
         ``torch.inference_mode(False)``. Once per sampling run: weights are de-inferenced (same values);
         the extra args and this run's conds (ComfyUI's per-run copies, never the user's) are cloned so
-        that autograd may save them (comfyui-integration.md §3.3–3.4)."""
+        that autograd may save them (docs/architecture.md)."""
         if vae is not None:
             make_weights_autograd_safe(vae.first_stage_model)
         if self._diff_extra is not None:

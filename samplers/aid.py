@@ -1,4 +1,4 @@
-"""AID: amortized guidance for inpainting (Huang & Zhou, arXiv 2605.13010), reconstructed (algorithms.md §5).
+"""AID: amortized guidance for inpainting (Huang & Zhou, arXiv 2605.13010), reconstructed (docs/derivations.md §7, docs/aid.md).
 
 The backbone stays frozen. A small guidance module µ_ϑ(t, x; M, y) adds a control to the backbone's
 probability-flow drift, ``ẋ = b(t, x) + u``, trained once by a continuous-time actor–critic on the
@@ -9,7 +9,7 @@ masked image with one cheap module call per step and no backprop through the bac
 noise level by the Karras/EDM ramp ``σ(t) = (σ_max^{1/ρ} + t(σ_min^{1/ρ} − σ_max^{1/ρ}))^ρ``, so
 ``σ̇(σ) = ρ σ^{(ρ−1)/ρ}(σ_min^{1/ρ} − σ_max^{1/ρ}) < 0``. In VE coordinates the PF-ODE is
 ``dx/dt = σ̇ (x − D)/σ``; adding ``µ`` to it is the same as replacing the denoiser by
-``D' = D − (σ/σ̇)·µ`` (algorithms.md §5.3 [D]), which is how the module plugs into any ComfyUI sampler.
+``D' = D − (σ/σ̇)·µ`` (docs/derivations.md §7), which is how the module plugs into any ComfyUI sampler.
 
 **Terminal cost** (our choice, the paper's is not recoverable): ``Ψ = ‖X_1 − x*‖²`` against the
 training image, summed over the latent (the known region is re-imposed by the sampler, so in practice

@@ -1,4 +1,4 @@
-"""IS-Diff's harmony check (arXiv 2509.11638, eq. 6; algorithms.md §3.3): the cross-entropy between the
+"""IS-Diff's harmony check (arXiv 2509.11638, eq. 6; docs/derivations.md §4): the cross-entropy between the
 histograms of the known and the unknown region of an image (DCE).
 
     DCE = H(h_k, h_u) = −Σ_b h_k(b)·log(h_u(b) + ε)       per channel, averaged over channels
@@ -6,7 +6,7 @@ histograms of the known and the unknown region of an image (DCE).
 
 The direction ``H(h_known, h_unknown)`` asks whether the hole explains the surroundings' statistics.
 DCE is bounded below by the known region's own entropy, so it differs from image to image; KL removes
-that, and one threshold works across images (algorithms.md §3.3 [R]). An optional texture term adds
+that, and one threshold works across images (docs/derivations.md §4). An optional texture term adds
 the same measure on the histogram of gradient magnitudes.
 
 Images are ``[B, C, H, W]`` with values in ``value_range``; masks ``[B|1, 1, H, W]`` with 1 = hole;

@@ -1,6 +1,6 @@
 """DPS: Diffusion Posterior Sampling (Chung et al., ICLR 2023), inpainting operator ``A(x) = k⊙x``.
 
-k-diffusion form (algorithms.md §6 [D]):
+k-diffusion form (docs/derivations.md §5):
     x_{i+1} = AncestralStep(x_i, D(x_i, σ_i)) − ζ · ∇_{x_i} ‖k⊙(y − D(x_i, σ_i))‖₂
 with the gradient of the *un-squared* norm per sample, as the official code does. The known region
 is not pasted back: DPS only pulls towards it (the bench reports how far it stays).

@@ -1,4 +1,4 @@
-"""IS-Diff primary seed (Lyu, Wu, Lin, Du, arXiv 2509.11638, §III-B; algorithms.md §3.1-3.2).
+"""IS-Diff primary seed (Lyu, Wu, Lin, Du, arXiv 2509.11638, §III-B; docs/derivations.md §4).
 
 A Gaussian mixture ``p(x) = Σ_c π_c N(x | µ_c, Σ_c)`` is fitted to the known pixels (RGB) or the
 known latent vectors (C-dimensional, mask at latent resolution); the hole is filled with i.i.d.

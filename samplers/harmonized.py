@@ -1,4 +1,4 @@
-"""IS-Diff dynamic selective refinement (arXiv 2509.11638, §III-C; algorithms.md §3.4).
+"""IS-Diff dynamic selective refinement (arXiv 2509.11638, §III-C; docs/derivations.md §4).
 
     t_s ← first level; best ← none
     for n = 1 … N_max:

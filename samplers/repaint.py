@@ -1,5 +1,5 @@
 """RePaint (Lugmayr et al., CVPR 2022, "RePaint: Inpainting using Denoising Diffusion Probabilistic
-Models"), Algorithm 1 with the time-travel jump schedule, in VE σ-space (algorithms.md §1.3).
+Models"), Algorithm 1 with the time-travel jump schedule, in VE σ-space (docs/derivations.md §2).
 
 Baseline form: fresh-noise known-region injection before every model call, DDPM (ancestral) reverse
 steps, and forward jumps back up ``jump_length`` levels ``resamples − 1`` times at every

@@ -3,8 +3,7 @@ for Image Inpainting using Denoising Diffusion Probabilistic Models"): RePaint's
 drift and dispersion of the forward/reverse cycle realigned, so the harmonisation loop converges to
 the data-consistent sample instead of a shrunken, noisy one.
 
-The paper's symbols were lost in extraction; the forms here are the derivations of algorithms.md §2
-(tagged [D] there), which are our specification:
+The paper's symbols were lost in extraction; the forms here are derived in docs/derivations.md §3:
 
 * :func:`two_state_experiment` -- the paper's linear-model experiment (App. B, Table 1): RePaint
   (fresh noise, drift 1−β) against Algorithm 2 (noise-free forward step, drift realigned by
@@ -17,7 +16,7 @@ The paper's symbols were lost in extraction; the forms here are the derivations 
       κ(σ) = (σ_d² + σ²)/σ_d²  ("theory"),  1,  or  min(theory, cap)
 
   Variant A assumes zero-mean data (κ rescales the whole prediction); Variant B only rescales a
-  residual and is the one for real models (algorithms.md §2.7 caveats).
+  residual and is the one for real models (docs/derivations.md §3).
 
 Masks: ``mask`` = 1 on the hole, ``known = 1 − mask`` (``M`` of the paper is ``diag(mask)``).
 """

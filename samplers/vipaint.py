@@ -1,6 +1,6 @@
 """VIPaint: hierarchical variational inpainting (Agarwal, Hope, Heo, Sudderth; arXiv 2411.18929, AISTATS 2026).
 
-Specification: algorithms.md §4 (the official LDM code's family, §4.2–4.4), written here in VE
+Specification: docs/derivations.md §6 and docs/vipaint.md (after the official LDM code), written here in VE
 coordinates ``z = x0 + σ ε`` so that one implementation serves EPS, V-prediction and flow models (the
 ComfyUI glue converts exactly; KL divergences are invariant under the per-level affine map between VP,
 flow and VE coordinates, so every term below equals the reference's term in its own coordinates).
@@ -24,7 +24,7 @@ Loss (averaged over ``n`` posterior samples per image, the reference's batch of 
     L_R  one-step Tweedie reconstruction on the known pixels: mean |k ⊙ (y − Dec(D(z_{K−1}, σ_{K−1})))|
 
 Every KL is the **correct** Gaussian KL, as an average per latent element. The reference LDM code's
-``get_kl`` scales the mean term by σ_p²/2 instead of 1/(2σ_p²) (algorithms.md §4.3); see docs/vipaint.md.
+``get_kl`` scales the mean term by σ_p²/2 instead of 1/(2σ_p²) (docs/derivations.md §6; docs/vipaint.md).
 
 After fitting once, ``n`` samples walk the keypoints with ``q_λ`` and are refined by DPS (Chung et al.
 2023) from σ(T_s) to 0 with the decoder in the loop: ``z ← AncestralStep_η(z, D(z)) − ζ ∇_z ‖k⊙(y − Dec(D(z)))‖₂``.
@@ -63,7 +63,7 @@ def prior_step_mean(z: torch.Tensor, x0: torch.Tensor, s: float, s_next: float, 
 
 @dataclass
 class VIPaintSettings:
-    """Defaults follow the reference's hierarchical configs (algorithms.md §4.4) where they carry over."""
+    """Defaults follow the reference's hierarchical configs (docs/vipaint.md) where they carry over."""
 
     iterations: int = 50
     lr_mean: float = 0.1

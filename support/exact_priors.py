@@ -203,7 +203,7 @@ class LinearGaussianPrior(GaussianMixturePrior):
     """The RePaint+ linear model: ``x0 = mu + s · A z``, ``z ~ N(0, I_k)``, ``AᵀA = I_k``.
 
     A one-component mixture with the singular covariance ``s² A Aᵀ``; its denoiser is the
-    shrinkage ``D(x, σ) = mu + s²/(s² + σ²) · P (x − mu)`` with ``P = A Aᵀ`` (algorithms.md §2.7),
+    shrinkage ``D(x, σ) = mu + s²/(s² + σ²) · P (x − mu)`` with ``P = A Aᵀ`` (docs/derivations.md §3),
     computed here in that closed form. ``rho(known)`` is the RePaint+ contraction rate
     ``‖Aᵀ M A‖₂`` with ``M = diag(1 − known)`` (Theorem 4).
     """

@@ -1,4 +1,4 @@
-"""Train an AID guidance module for a frozen backbone (samplers/aid.py, algorithms.md §5.2).
+"""Train an AID guidance module for a frozen backbone (samplers/aid.py, docs/aid.md).
 
     python tools/train_aid.py --backbone priorpaint-unet --iterations 1500 --out models/inpaint_guidance/x.safetensors
     torchrun --nproc_per_node 2 tools/train_aid.py ...        # data parallel (DDP, gloo on CPU / nccl on CUDA)
