@@ -1,8 +1,6 @@
 """RePaint+ Sampler node: a SAMPLER that wraps any base SAMPLER with RePaint / RePaint+ resampling."""
 from __future__ import annotations
 
-from typing import Callable
-
 import torch
 from comfy_api.latest import io
 
@@ -23,22 +21,6 @@ MODES = {
 }
 
 
-def _transform(options: dict, seed: int, like: torch.Tensor) -> Callable:
-    """The per-call RePaint+ transform of one run (built on the first call, when the schedule is known)."""
-    state = {}
-
-    def call(model: TransformedModel, x, sigma):
-        core = state.get("core")
-        if core is None:
-            core = state["core"] = rpp.RePaintPlusDenoiser(
-                model.denoise, model.latent_image, model.mask, model.known_at,
-                rng.noise_sampler(like, seed, "repaint_plus/inject"), model.schedule(),
-                signal=model.signal, **options)
-        return core(x, sigma)
-
-    return call
-
-
 def sample_repaint_plus(model, x, sigmas, extra_args=None, callback=None, disable=None, base=None,
                         mode="repaint_plus_b", jump_length=1, resamples=1, kappa_mode="capped", kappa_cap=4.0,
                         sigma_data=1.0, window=(0.0, 1.0), eta=0.0):
@@ -55,7 +37,10 @@ def sample_repaint_plus(model, x, sigmas, extra_args=None, callback=None, disabl
                                      **base.extra_options)
     options = dict(variant="A" if mode == "repaint_plus_a" else "B", jump_length=jump_length, resamples=resamples,
                    kappa_mode=kappa_mode, kappa_cap=kappa_cap, sigma_data=sigma_data, window=window)
-    wrapped = TransformedModel(model, sigmas, extra_args, _transform(options, int(extra_args.get("seed") or 0), x))
+    wrapped = TransformedModel(model, sigmas, extra_args, lambda _, xs, sigma: core(xs, sigma))
+    core = rpp.RePaintPlusDenoiser(wrapped.denoise, wrapped.latent_image, wrapped.mask, wrapped.known_at,
+                                   rng.noise_sampler(x, int(extra_args.get("seed") or 0), "repaint_plus/inject"),
+                                   wrapped.schedule(), signal=wrapped.signal, **options)
     out = base.sampler_function(wrapped, x, sigmas, extra_args=extra_args, callback=callback, disable=disable,
                                 **base.extra_options)
     if not torch.isfinite(out).all():

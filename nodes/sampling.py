@@ -291,7 +291,6 @@ class TransformedModel:
         self.flow = is_flow(model.inner_model.inner_model.model_sampling)
         self._transform = transform
         self._kw: dict = {}
-        self.evaluations = 0
 
     def __getattr__(self, name):
         return getattr(self._model, name)
@@ -311,7 +310,6 @@ class TransformedModel:
 
     def denoise(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
         comfy.model_management.throw_exception_if_processing_interrupted()
-        self.evaluations += 1
         return self._model(x, sigma, **dict(self._kw, denoise_mask=None))
 
     def __call__(self, x, sigma, **kwargs):

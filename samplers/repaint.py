@@ -13,7 +13,7 @@ from typing import Callable
 
 import torch
 
-from .ve import ancestral_step, forward_jump
+from .ve import ancestral_step, forward_jump, inject_known
 
 Denoiser = Callable[[torch.Tensor, float], torch.Tensor]
 NoiseFn = Callable[..., torch.Tensor]  # noise(σ, σ') -> N(0, I), samplers.noise
@@ -81,7 +81,4 @@ def sample_repaint(denoise: Denoiser, x: torch.Tensor, sigmas: list[float], y: t
                 callback({"x": x, "i": a, "sigma": s_a, "sigma_hat": s_a, "denoised": x0, "step": step})
         else:  # 4. time travel: back up one level with the forward kernel
             x = forward_jump(x, s_a, s_b, noise(s_a, s_b))
-    # the known region at the last level's noise (y when the schedule ends at 0), as core inpainting leaves it
-    s_end = float(sigmas[-1])
-    m = mask(s_end) if callable(mask) else mask
-    return (1.0 - m) * (known_at(s_end, noise(s_end, None)) if s_end > 0 else y) + m * x
+    return inject_known(x, mask, known_at, noise, float(sigmas[-1]))

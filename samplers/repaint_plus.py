@@ -26,7 +26,7 @@ from typing import Callable
 
 import torch
 
-from .ve import ancestral_step
+from .ve import ancestral_step, inject_known
 
 KAPPA_MODES = ("1", "theory", "capped")
 VARIANTS = ("A", "B")
@@ -136,7 +136,7 @@ class RePaintPlusDenoiser:
     ``denoise(x, σ)`` the plain model in the same coordinates; ``mask`` 1 on the hole (a tensor or
     ``σ ↦ mask``); ``known_at(σ, ε)`` the noised known image in sampler coordinates; ``noise(σ, σ')`` a
     noise sampler (:mod:`samplers.noise`); ``sigmas`` the schedule of the run, whose levels
-    :func:`harmonising_levels` selects. ``evaluations`` counts the model calls made.
+    :func:`harmonising_levels` selects.
     """
 
     def __init__(self, denoise: Callable, y: torch.Tensor, mask, known_at: Callable, noise: Callable,
@@ -153,15 +153,10 @@ class RePaintPlusDenoiser:
         self.levels = [float(v) for v in sigmas]
         n = len(self.levels) - 1
         self.harmonise = {self.levels[i] for i in harmonising_levels(n, jump_length, window)}
-        self.evaluations = 0
 
     def harmonises(self, s: float) -> bool:
         """Whether a call at level ``s`` harmonises (``s`` one of the schedule's harmonising levels)."""
         return any(abs(s - h) <= 1e-5 * max(abs(h), 1e-8) for h in self.harmonise)
-
-    def _d(self, x, sigma):
-        self.evaluations += 1
-        return self.denoise(x, sigma)
 
     def __call__(self, x: torch.Tensor, sigma) -> torch.Tensor:
         s = float(sigma.reshape(-1)[0]) if torch.is_tensor(sigma) else float(sigma)
@@ -173,15 +168,15 @@ class RePaintPlusDenoiser:
         if act and self.variant == "B":
             step = c * kappa(s_ve, *self.kappa_args)
             for _ in range(self.resamples):  # noise-free, realigned drift in noisy space
-                x = x + step * known * (self.y - self._d(x, sigma))
-            x0 = self._d(x, sigma)
+                x = x + step * known * (self.y - self.denoise(x, sigma))
+            x0 = self.denoise(x, sigma)
         elif act:  # variant A, clean space
             kap = kappa(s_ve, *self.kappa_args)
-            x0 = self._d(x, sigma)
+            x0 = self.denoise(x, sigma)
             for _ in range(self.resamples):
-                x0 = kap * self._d(c * (known * self.y + m * x0), sigma)
+                x0 = kap * self.denoise(c * (known * self.y + m * x0), sigma)
         else:
-            x0 = self._d(x, sigma)
+            x0 = self.denoise(x, sigma)
         return known * self.y + m * x0
 
 
@@ -216,10 +211,3 @@ def sample_repaint_plus(denoise: Callable[[torch.Tensor, float], torch.Tensor], 
                                 kappa_mode, kappa_cap, sigma_data, window)
     x = sample_euler(model, x, sigmas, callback)
     return inject_known(x, mask, known_at, noise, float(sigmas[-1]))
-
-
-def inject_known(x: torch.Tensor, mask, known_at: Callable, noise: Callable, sigma) -> torch.Tensor:
-    """``k⊙known_at(σ, ε) + u⊙x`` at the end of a run (``known_at(0, ·) = y``): the known region a run
-    returns, at the noise level of its last σ, as ComfyUI's core inpainting leaves it."""
-    m = mask(sigma) if callable(mask) else mask
-    return (1.0 - m) * known_at(sigma, noise(sigma, None)) + m * x

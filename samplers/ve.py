@@ -6,6 +6,8 @@ ComfyUI glue converts other parameterisations exactly (rectified flow: ``x_VE = 
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 
 
@@ -33,6 +35,13 @@ def forward_jump(x: torch.Tensor, sigma_from: float, sigma_to: float, noise: tor
     if sigma_to < sigma_from:
         raise ValueError(f"a forward jump must increase sigma ({sigma_from} -> {sigma_to})")
     return x + (sigma_to**2 - sigma_from**2) ** 0.5 * noise
+
+
+def inject_known(x: torch.Tensor, mask, known_at: Callable, noise: Callable, sigma) -> torch.Tensor:
+    """``k⊙known_at(σ, ε) + u⊙x`` at the end of a run (``known_at(0, ·) = y``): the known region a run
+    returns, at the noise level of its last σ, as ComfyUI's core inpainting leaves it."""
+    m = mask(sigma) if callable(mask) else mask
+    return (1.0 - m) * known_at(sigma, noise(sigma, None)) + m * x
 
 
 # ---------------------------------------------------------------------------------------------
