@@ -5,10 +5,10 @@ export PYTHONDONTWRITEBYTECODE := 1
 .PHONY: comfyui demo test test-core test-nodes test-e2e workflows readme-images demo-model bench bench-quick bench-base-samplers bench-vipaint bench-aid aid-demo browser-deps node-docs soak registry-check demo-prior clean
 
 comfyui:            ## venv with the pinned torch stack + ComfyUI 0.3.75 in .comfyui/ (or $COMFYUI_PATH), pack linked
-	@bash tools/setup_comfyui.sh
+	@bash tools/product/setup_comfyui.sh
 
 demo: comfyui       ## boot ComfyUI headless, inpaint a held-out photo, write out/demo_grid.png
-	$(PY) tools/demo.py
+	$(PY) tools/product/demo.py
 
 browser-deps:       ## Debian's chromium + chromium-driver for the browser test (apt; sudo when not root)
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
@@ -29,48 +29,48 @@ test-e2e: comfyui browser-deps
 	$(PY) -m pytest -q tests/e2e
 
 workflows: comfyui  ## regenerate example_workflows/*.json (+ .jpg thumbnails made by running them)
-	$(PY) tools/make_workflows.py --thumbnails
+	$(PY) tools/product/make_workflows.py --thumbnails
 
 soak: comfyui       ## 50 mixed prompts on one server, some interrupted: RSS growth -> docs/soak.json
-	$(PY) tools/soak.py
-	$(PY) tools/bench.py --report-only
+	$(PY) tools/bench/soak.py
+	$(PY) tools/bench/bench.py --report-only
 
 node-docs: comfyui  ## regenerate the node help pages js/docs/<node_id>.md from the schemas
-	$(PY) tools/make_node_docs.py
+	$(PY) tools/product/make_node_docs.py
 
 readme-images: comfyui ## regenerate the README pictures in docs/images/ by running the demo
-	$(PY) tools/demo.py --docs
+	$(PY) tools/product/demo.py --docs
 
 demo-model: comfyui ## retrain the demo UNet (about 20 min on 2 cores) and rewrite docs/demo-model.md
-	$(PY) tools/train_demo_model.py
-	$(PY) tools/demo_model_report.py
+	$(PY) tools/train/train_demo_model.py
+	$(PY) tools/train/demo_model_report.py
 
 bench: comfyui      ## full bench: exact priors + demo model, writes docs/benchmarks.md (+ .json, images/benchmarks.png)
-	$(PY) tools/bench.py --profile full
+	$(PY) tools/bench/bench.py --profile full
 
 bench-base-samplers: comfyui ## RePaint+ around euler / dpmpp_2m / dpmpp_2m_sde / uni_pc vs core at equal NFE (docs/base-samplers.json)
-	$(PY) tools/bench_base_samplers.py
-	$(PY) tools/bench.py --report-only
+	$(PY) tools/bench/bench_base_samplers.py
+	$(PY) tools/bench/bench.py --report-only
 
 bench-vipaint: comfyui ## VIPaint's time and peak memory vs a plain sampler of equal steps (docs/vipaint-cost.json)
-	$(PY) tools/bench_vipaint_cost.py
+	$(PY) tools/bench/bench_vipaint_cost.py
 
 bench-aid: comfyui ## AID vs unguided at equal NFE (exact prior: trains its module; demo: shipped module), docs/aid-bench.json
-	$(PY) tools/bench_aid.py
-	$(PY) tools/bench.py --report-only
+	$(PY) tools/bench/bench_aid.py
+	$(PY) tools/bench/bench.py --report-only
 
 aid-demo: comfyui ## retrain the shipped AID module for the demo model (≈ 20 min on 2 CPU cores)
-	$(PY) tools/train_aid.py --backbone priorpaint-unet --iterations 600 --batch 48 --crop 32 --steps 8 \
+	$(PY) tools/train/train_aid.py --backbone priorpaint-unet --iterations 600 --batch 48 --crop 32 --steps 8 \
 		--checkpoint-every 50 --out demomodel/weights/aid/priorpaint-unet-aid.safetensors
 
 bench-quick: comfyui ## quick profile with sanity assertions (CI smoke test), writes out/bench-quick/
-	$(PY) tools/bench.py --profile quick --check
+	$(PY) tools/bench/bench.py --profile quick --check
 
 registry-check:     ## comfy node validate + comfy node pack (offline, pinned comfy-cli)
-	@bash tools/registry_check.sh
+	@bash tools/product/registry_check.sh
 
 demo-prior: comfyui ## refit the analytic demo model's weights from shipped photos
-	$(PY) tools/fit_stationary_prior.py
+	$(PY) tools/train/fit_stationary_prior.py
 
 clean:
 	rm -rf out .cache

@@ -124,28 +124,45 @@ class Guidance:
 
 
 def load_guidance_file(path: str, name: str | None = None) -> Guidance:
-    """Load and validate a module file (safetensors only, size-limited)."""
+    """Load and validate a module file: safetensors only, size-limited; the metadata (against the
+    schema in ``samplers/aid.py``) and the header's tensor shapes are checked before any tensor is read."""
+    from safetensors import safe_open
+
     label = name or os.path.basename(path)
     if not path.endswith(".safetensors"):
         raise InputError("guidance_name", f"{label!r} is not a .safetensors file", "a .safetensors module")
     size = os.path.getsize(path)
     if size > MAX_BYTES:
         raise InputError("guidance_name", f"{label!r} is {size / 2**20:.0f} MiB", f"at most {MAX_BYTES // 2**20} MiB")
+    expected = "a module written by PriorPaint's AID trainer"
     try:
-        sd, meta = comfy.utils.load_torch_file(path, safe_load=True, return_metadata=True)
+        with safe_open(path, framework="pt", device="cpu") as f:  # reads the header only
+            meta = f.metadata()
+            shapes = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
     except Exception as e:  # truncated / corrupt files
         raise InputError("guidance_name", f"{label!r} cannot be read as safetensors ({type(e).__name__}: "
                                           f"{str(e)[:120]})", "an intact module file") from None
     try:
         info = core.parse_metadata(meta)
+        core.check_state_shapes(shapes, info)
+        sd = comfy.utils.load_torch_file(path, safe_load=True)
         net = core.build_from_state(sd, info)
     except core.ModuleFormatError as e:
-        raise InputError("guidance_name", f"{label!r} {e}", "a module written by PriorPaint's AID trainer") from None
+        raise InputError("guidance_name", f"{label!r} {e}", expected) from None
     return Guidance(net, info, label)
 
 
+def file_fingerprint(path: str) -> str:
+    """Changes whenever the file's content may have: size, modification time and inode (a file the
+    trainer rewrites under the same name is re-read; an unchanged one stays cached)."""
+    st = os.stat(path)
+    return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}"
+
+
 def resolve_name(name: str) -> str:
-    """A listed name inside a registered inpaint_guidance folder; never a path outside one."""
+    """A listed name inside a registered inpaint_guidance folder. The name itself never climbs out of
+    the folder (no absolute paths, no ``..``); a symlink the user placed inside the folder is followed,
+    as ComfyUI follows them in every model folder (docs/aid.md, "Where modules live")."""
     if not name or os.path.isabs(name) or ".." in name.replace("\\", "/").split("/"):
         raise InputError("guidance_name", f"{name!r} is not a plain file name",
                          f"one of the files in models/{FOLDER}")
@@ -172,6 +189,13 @@ class LoadAIDGuidance(io.ComfyNode):
         )
 
     @classmethod
+    def fingerprint_inputs(cls, guidance_name):
+        try:
+            return file_fingerprint(resolve_name(guidance_name))
+        except (InputError, OSError):
+            return guidance_name  # execute() reports the problem
+
+    @classmethod
     def execute(cls, guidance_name) -> io.NodeOutput:
         try:
             g = load_guidance_file(resolve_name(guidance_name), guidance_name)
@@ -186,6 +210,11 @@ class LoadAIDGuidance(io.ComfyNode):
 # ---------------------------------------------------------------------------------------------
 # applying
 # ---------------------------------------------------------------------------------------------
+def _per_frame(t: torch.Tensor) -> torch.Tensor:
+    """``[B, C, T, H, W]`` → ``[B·T, C, H, W]`` (each frame an image); images unchanged."""
+    return t.transpose(1, 2).reshape(-1, t.shape[1], *t.shape[-2:]) if t.ndim == 5 else t
+
+
 def patch_model(model, guidance: Guidance, strength: float, start_percent: float = 0.0,
                 end_percent: float = 1.0):
     """A clone of ``model`` whose denoiser output becomes ``D − strength·(σ/σ̇)·µ`` at every evaluation
@@ -221,12 +250,16 @@ def patch_model(model, guidance: Guidance, strength: float, start_percent: float
             return den
         x_ve = flow_to_ve(x, sigma) if flow else x
         y, mask = state.get("y"), state.get("mask")
-        known = torch.zeros_like(x[:, :1]) if mask is None else 1.0 - mask[:, :1].to(x).expand(x.shape[0], -1, -1, -1)
+        known = torch.zeros_like(x[:, :1]) if mask is None else 1.0 - mask[:, :1].to(x).expand(x.shape[0], 1, *x.shape[2:])
         y = torch.zeros_like(x) if y is None else y.to(x)
+        frames = x.shape[2] if x.ndim == 5 else 1  # video [B, C, T, H, W]: the module sees each frame as an image
         p = next(guidance.net.parameters())
+        s_in = s_ve.repeat_interleave(frames)
         with torch.no_grad():
-            mu = guidance.net(tp.time(s_ve).float().to(p.device), x_ve.to(p), s_ve.to(p), known.to(p),
-                              (known * y).to(p)).to(den)
+            mu = guidance.net(tp.time(s_in).float().to(p.device), _per_frame(x_ve).to(p), s_in.to(p),
+                              _per_frame(known).to(p), _per_frame(known * y).to(p)).to(den)
+        if x.ndim == 5:
+            mu = mu.reshape(x.shape[0], frames, *mu.shape[1:]).transpose(1, 2)
         return core.guided_denoised(den, s_ve.to(den.device), mu, tp, strength * active.to(den.device, den.dtype))
 
     m.set_model_sampler_post_cfg_function(post_cfg)

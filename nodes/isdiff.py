@@ -20,13 +20,14 @@ from .sampling import make_ksampler
 # GMM Seed
 # ---------------------------------------------------------------------------------------------
 def latent_hole(latent: dict, mask: torch.Tensor | None, node: str) -> torch.Tensor:
-    """The hole mask at latent resolution ``[B|1, 1, h, w]`` from MASK or the LATENT's noise_mask."""
+    """The hole mask at latent resolution ``[B|1, 1, *spatial]`` from MASK or the LATENT's noise_mask."""
     samples = latent["samples"]
     try:
         if mask is not None:
             return mask_for(mask, samples, "mask")
-        if latent.get("noise_mask") is not None:
-            return mask_for(latent["noise_mask"].reshape(-1, *latent["noise_mask"].shape[-2:]), samples, "samples.noise_mask")
+        nm = latent.get("noise_mask")
+        if nm is not None:
+            return mask_for(nm if nm.ndim == 5 else nm.reshape(-1, *nm.shape[-2:]), samples, "samples.noise_mask")
     except InputError as e:
         raise node_error(node, e) from None
     raise node_error(node, InputError("mask", "is missing and the LATENT has no noise_mask",
@@ -65,8 +66,9 @@ class GMMSeed(io.ComfyNode):
     @classmethod
     def execute(cls, samples, components, seed, max_points, noise_blend, mask=None) -> io.NodeOutput:
         x = samples["samples"]
-        if x.ndim != 4:
-            raise node_error("GMM Seed", InputError("samples", f"has shape {tuple(x.shape)}", "an image LATENT [B, C, H, W]"))
+        if x.ndim not in (4, 5):
+            raise node_error("GMM Seed", InputError("samples", f"has shape {tuple(x.shape)}",
+                                                    "an image LATENT [B, C, H, W] or a video LATENT [B, C, T, H, W]"))
         try:
             check_finite(x, "samples")
         except InputError as e:
@@ -79,10 +81,11 @@ class GMMSeed(io.ComfyNode):
         items = samples.get("batch_index")  # ComfyUI's LatentFromBatch/RepeatLatentBatch convention
         if items is not None and len(items) != x.shape[0]:
             items = None
-        filled, _ = seed_core.gmm_seed(x, hole, components, max_points, seed, noise_blend, items=items)
+        filled, _ = seed_core.gmm_seed(x, hole, components, max_points, seed, noise_blend, items=items,
+                                       check=comfy.model_management.throw_exception_if_processing_interrupted)
         out = dict(samples)
         out["samples"] = filled
-        out["noise_mask"] = hole.expand(x.shape[0], -1, -1, -1).clone()
+        out["noise_mask"] = hole.expand(x.shape[0], *hole.shape[1:]).clone()
         return io.NodeOutput(out)
 
 
@@ -140,9 +143,13 @@ class DCECheck(io.ComfyNode):
 # Harmonized Sampler (dynamic selective refinement)
 # ---------------------------------------------------------------------------------------------
 def _to_rgb01(x0: torch.Tensor, base_model, vae) -> torch.Tensor:
-    """A prediction in sampler space as RGB in [0, 1]: VAE decode when given, else Latent2RGB factors."""
+    """A prediction in sampler space as RGB in [0, 1], ``[B, 3, *spatial]`` (video ``[B, 3, F, H, W]``):
+    VAE decode when given, else Latent2RGB factors, else a per-item min-max of the latent."""
     if vae is not None:
         img = vae.decode(base_model.process_latent_out(x0.to(torch.float32)))
+        if x0.ndim == 5:  # video: [B, F, H, W, 3] (or the frames of every item stacked)
+            img = img.reshape(x0.shape[0], -1, *img.shape[-3:])
+            return img.permute(0, 4, 1, 2, 3).float()
         if img.ndim == 5:
             img = img.reshape(-1, *img.shape[-3:])
         return image_to_bchw(img).float()
@@ -150,13 +157,25 @@ def _to_rgb01(x0: torch.Tensor, base_model, vae) -> torch.Tensor:
     factors = getattr(fmt, "latent_rgb_factors", None)
     if factors is not None and len(factors) == x0.shape[1]:
         f = torch.tensor(factors, dtype=torch.float32, device=x0.device)
-        rgb = torch.einsum("bchw,cr->brhw", x0.float(), f)
+        rgb = torch.einsum("bc...,cr->br...", x0.float(), f)
         bias = getattr(fmt, "latent_rgb_factors_bias", None)
         if bias is not None:
-            rgb = rgb + torch.tensor(bias, dtype=torch.float32, device=x0.device).view(1, 3, 1, 1)
+            rgb = rgb + torch.tensor(bias, dtype=torch.float32, device=x0.device).view(1, 3, *([1] * (x0.ndim - 2)))
         return ((rgb + 1) / 2).clamp(0, 1)
-    lo, hi = x0.amin(dim=(1, 2, 3), keepdim=True), x0.amax(dim=(1, 2, 3), keepdim=True)
+    dims = tuple(range(1, x0.ndim))
+    lo, hi = x0.amin(dim=dims, keepdim=True), x0.amax(dim=dims, keepdim=True)
     return ((x0.float() - lo) / (hi - lo).clamp_min(1e-6))
+
+
+def _hole_like(hole: torch.Tensor, img: torch.Tensor) -> torch.Tensor:
+    """The latent hole ``[B, 1, *spatial]`` resized to the decoded image's spatial size (ComfyUI's rule)."""
+    mode = "trilinear" if img.ndim == 5 else "bilinear"
+    return torch.nn.functional.interpolate(hole, size=img.shape[2:], mode=mode, align_corners=False)
+
+
+def _as_image(t: torch.Tensor) -> torch.Tensor:
+    """``[B, C, T, H, W]`` → ``[B, C, T·H, W]`` (frames stacked; histograms ignore positions); images as they are."""
+    return t.reshape(*t.shape[:2], -1, t.shape[-1]) if t.ndim == 5 else t
 
 
 def _ring(hole: torch.Tensor, width: int) -> torch.Tensor:
@@ -183,7 +202,7 @@ def sample_harmonized(model, x, sigmas, extra_args=None, callback=None, disable=
     base = base or comfy.samplers.ksampler("euler")
     mask = extra_args.get("denoise_mask")
     levels = len(sigmas) - 1
-    hole = None if mask is None else (mask[:, :1] if mask.ndim == 4 else mask).float()
+    hole = None if mask is None else mask[:, :1].float()  # [B, 1, *spatial] (ComfyUI's denoise_mask)
     # add_noise off (KSamplerAdvanced, SamplerCustom with add_noise false, DisableNoise): the latent
     # continues an earlier stage and there is no fresh start to seed or restart from
     continuing = getattr(model, "noise", None) is not None and not bool(model.noise.any())
@@ -195,12 +214,13 @@ def sample_harmonized(model, x, sigmas, extra_args=None, callback=None, disable=
     ms = base_model.model_sampling
     y = model.latent_image
     seed = int(extra_args.get("seed") or 0)
-    fits = seed_core.fit_known(y, hole, components, max_points, seed)
+    fits = seed_core.fit_known(y, hole, components, max_points, seed,
+                               check=comfy.model_management.throw_exception_if_processing_interrupted)
     c = min(max(int(round(checkpoint * levels)), 1), levels - 1)
     if threshold_mode == "auto":  # decodes the known image: only needed here
-        known_rgb = _to_rgb01(y, base_model, vae)
-        hole_rgb = torch.nn.functional.interpolate(hole, size=known_rgb.shape[-2:], mode="bilinear",
-                                                   align_corners=False).expand(known_rgb.shape[0], -1, -1, -1)
+        rgb = _to_rgb01(y, base_model, vae)
+        hole_rgb = _as_image(_hole_like(hole, rgb)).expand(rgb.shape[0], -1, -1, -1)
+        known_rgb = _as_image(rgb)
         ring = _ring((hole_rgb > 0.5).float(), max(2, known_rgb.shape[-1] // 16))
         _, kl = dce_core.histogram_ce(dce_core.histograms(known_rgb, 1 - hole_rgb, bins),
                                       dce_core.histograms(known_rgb, ring, bins))
@@ -229,8 +249,7 @@ def sample_harmonized(model, x, sigmas, extra_args=None, callback=None, disable=
 
     def score(x0):
         img = _to_rgb01(x0, base_model, vae)
-        m = torch.nn.functional.interpolate(hole, size=img.shape[-2:], mode="bilinear", align_corners=False)
-        return dce_core.dce(img, m, bins=bins, texture=texture)["kl"]
+        return dce_core.dce(_as_image(img), _as_image(_hole_like(hole, img)), bins=bins, texture=texture)["kl"]
 
     def report(history, best):
         parts = [f"#{i + 1}@{h.start_level}: " + ",".join(f"{v:.3f}" for v in h.scores) for i, h in enumerate(history)]
@@ -279,7 +298,7 @@ class HarmonizedSampler(io.ComfyNode):
                 io.Float.Input("threshold", default=1.5, min=0.0, max=20.0, step=0.01,
                                tooltip="τ on the KL form of DCE of the checkpoint prediction: an attempt at or below "
                                        "it is accepted. Default 1.5 = the median on held-out crops with the demo model "
-                                       "(tools/calibrate_dce.py): about half of first attempts get a restart."),
+                                       "(tools/studies/calibrate_dce.py): about half of first attempts get a restart."),
                 io.Int.Input("components", default=5, min=1, max=32, tooltip="GMM components K for the seeds."),
                 io.Int.Input("max_points", default=2000, min=100, max=10_000_000,
                              tooltip="Known positions (a seeded random subset) used to fit the GMM."),

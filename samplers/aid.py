@@ -208,28 +208,99 @@ class ModuleFormatError(ValueError):
     pass
 
 
+# What a module file may declare, with bounds: memory stays bounded whatever the metadata says (the
+# largest network these allow has ~10 M parameters, 40 MiB), and nothing is allocated before the
+# declared network and the file's tensor shapes agree.
+NET_FIELDS = {  # name: (type, lo, hi, required)
+    "channels": (int, 1, 128, True), "width": (int, 4, 512, True), "emb": (int, 2, 512, True),
+    "sigma_data": (float, 1e-3, 100.0, True), "context": (bool, None, None, False),
+    "sigma_floor": (float, 0.0, 1e4, False)}
+TIME_FIELDS = {"sigma_min": (float, 1e-6, 1e4, True), "sigma_max": (float, 1e-5, 1e5, True),
+               "rho": (float, 0.1, 100.0, False)}
+
+
+def _check_fields(section: str, value, fields: dict) -> dict:
+    if not isinstance(value, dict):
+        raise ModuleFormatError(f"has metadata '{section}' of type {type(value).__name__}, expected an object")
+    unknown = sorted(set(value) - set(fields))
+    if unknown:
+        raise ModuleFormatError(f"has unknown '{section}' keys {unknown} (this PriorPaint knows {sorted(fields)})")
+    out = {}
+    for key, (kind, lo, hi, required) in fields.items():
+        if key not in value:
+            if required:
+                raise ModuleFormatError(f"lacks '{section}.{key}'")
+            continue
+        v = value[key]
+        ok = isinstance(v, bool) if kind is bool else (
+            isinstance(v, int) and not isinstance(v, bool) if kind is int else
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v))
+        if not ok:
+            raise ModuleFormatError(f"has '{section}.{key}' = {v!r}, expected a finite {kind.__name__}")
+        if lo is not None and not lo <= v <= hi:
+            raise ModuleFormatError(f"has '{section}.{key}' = {v!r}, expected {lo:g} … {hi:g}")
+        out[key] = kind(v)
+    return out
+
+
 def parse_metadata(meta: dict | None) -> dict:
-    """Validate and decode a module's metadata; raises :class:`ModuleFormatError` naming what is wrong."""
-    if not meta or meta.get("format") != FORMAT:
+    """Validate and decode a module's metadata against the schema above; raises
+    :class:`ModuleFormatError` naming the offending key. Allocates nothing."""
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ModuleFormatError(f"is not a PriorPaint AID guidance module (metadata format "
-                                f"{(meta or {}).get('format')!r}, expected {FORMAT!r})")
+                                f"{(meta or {}).get('format') if isinstance(meta, dict) else None!r}, "
+                                f"expected {FORMAT!r})")
     if meta.get("format_version") != str(FORMAT_VERSION):
         raise ModuleFormatError(f"has format version {meta.get('format_version')!r}; this PriorPaint reads "
                                 f"version {FORMAT_VERSION}")
     try:
         out = {k: json.loads(meta[k]) for k in ("net", "backbone", "time", "training")}
-    except (KeyError, json.JSONDecodeError) as e:
-        raise ModuleFormatError(f"has missing or unreadable metadata ({e})") from None
-    out["time"] = TimeParam(**out["time"])
+    except (KeyError, TypeError, json.JSONDecodeError) as e:
+        raise ModuleFormatError(f"has missing or unreadable metadata ({type(e).__name__}: {e})") from None
+    out["net"] = _check_fields("net", out["net"], NET_FIELDS)
+    if out["net"]["width"] % 4:
+        raise ModuleFormatError(f"has 'net.width' = {out['net']['width']}, expected a multiple of 4 (GroupNorm(4))")
+    if out["net"]["emb"] % 2:
+        raise ModuleFormatError(f"has 'net.emb' = {out['net']['emb']}, expected an even number")
+    t = _check_fields("time", out["time"], TIME_FIELDS)
+    if not t["sigma_min"] < t["sigma_max"]:
+        raise ModuleFormatError(f"has time.sigma_min {t['sigma_min']:g} ≥ time.sigma_max {t['sigma_max']:g}")
+    out["time"] = TimeParam(**t)
+    for k in ("backbone", "training"):
+        if not isinstance(out[k], dict):
+            raise ModuleFormatError(f"has metadata '{k}' of type {type(out[k]).__name__}, expected an object")
     return out
 
 
+def declared_shapes(info: dict) -> dict[str, tuple[int, ...]]:
+    """The tensor names and shapes the declared network has (built on the meta device: no memory)."""
+    with torch.device("meta"):
+        net = GuidanceNet(**info["net"])
+    return {k: tuple(v.shape) for k, v in net.state_dict().items()}
+
+
+def check_state_shapes(shapes: dict[str, tuple[int, ...]], info: dict) -> None:
+    """Raise :class:`ModuleFormatError` unless ``shapes`` (from the file's header) are exactly the
+    declared network's."""
+    want = declared_shapes(info)
+    missing = sorted(set(want) - set(shapes))
+    unexpected = sorted(set(shapes) - set(want))
+    wrong = [f"{k} {tuple(shapes[k])} (declared {want[k]})" for k in sorted(set(want) & set(shapes))
+             if tuple(shapes[k]) != want[k]]
+    if missing or unexpected or wrong:
+        raise ModuleFormatError("has tensors that do not match its declared network ("
+                                + "; ".join(x for x in (f"missing {missing[:3]}" if missing else "",
+                                                        f"unexpected {unexpected[:3]}" if unexpected else "",
+                                                        f"wrong shape {wrong[:3]}" if wrong else "") if x) + ")")
+
+
 def build_from_state(sd: dict, info: dict) -> GuidanceNet:
+    check_state_shapes({k: tuple(v.shape) for k, v in sd.items()}, info)
+    bad = [k for k, v in sd.items() if not (v.is_floating_point() and torch.isfinite(v).all())]
+    if bad:
+        raise ModuleFormatError(f"has non-finite or non-float weights in {bad[:3]}")
     net = GuidanceNet(**info["net"])
-    missing, unexpected = net.load_state_dict(sd, strict=False)
-    if missing or unexpected:
-        raise ModuleFormatError(f"has tensors that do not match its declared network (missing {missing[:3]}, "
-                                f"unexpected {unexpected[:3]})")
+    net.load_state_dict(sd, strict=True)
     return net.eval().requires_grad_(False)
 
 

@@ -12,9 +12,9 @@ with a seeded generator. Masks: 1 = hole.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import math
+from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
@@ -43,7 +43,16 @@ class GMM:
         return out
 
 
-def _kmeans_pp(x: torch.Tensor, k: int, g: torch.Generator, lloyd: int = 5) -> torch.Tensor:
+Check = Callable[[], None]  # called between iterations; raises to stop (ComfyUI's interrupt)
+CHUNK = 1 << 15  # points per E-step chunk: the fit's memory is O(CHUNK·K·C), whatever max_points is
+INIT_POINTS = 20_000  # k-means++ and its Lloyd steps see at most this many points (initialisation only)
+
+
+def _nothing() -> None:
+    pass
+
+
+def _kmeans_pp(x: torch.Tensor, k: int, g: torch.Generator, lloyd: int = 5, check: Check = _nothing) -> torch.Tensor:
     """k-means++ seeding (Arthur & Vassilvitskii 2007) followed by a few Lloyd iterations: ``[k, C]``."""
     n = x.shape[0]
     centers = [x[int(torch.randint(0, n, (1,), generator=g))]]
@@ -54,6 +63,7 @@ def _kmeans_pp(x: torch.Tensor, k: int, g: torch.Generator, lloyd: int = 5) -> t
         d2 = torch.minimum(d2, ((x - centers[-1]) ** 2).sum(1))
     c = torch.stack(centers)
     for _ in range(lloyd):
+        check()
         lab = torch.cdist(x, c).argmin(1)
         for j in range(k):
             sel = lab == j
@@ -62,27 +72,57 @@ def _kmeans_pp(x: torch.Tensor, k: int, g: torch.Generator, lloyd: int = 5) -> t
     return c
 
 
+def _moments(x: torch.Tensor, resp: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Sufficient statistics of one chunk: ``Σ r [K]``, ``Σ r x [K, C]``, ``Σ r x xᵀ [K, C, C]``."""
+    return resp.sum(0), resp.T @ x, torch.einsum("nk,ni,nj->kij", resp, x, x)
+
+
+def _params(stats, n: int, reg: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """M step from accumulated statistics: weights, means and (regularised) covariances."""
+    nk, sx, sxx = stats
+    nk = nk + 10 * torch.finfo(nk.dtype).eps
+    means = sx / nk[:, None]
+    covs = sxx / nk[:, None, None] - means[:, :, None] * means[:, None, :]
+    covs = 0.5 * (covs + covs.transpose(1, 2)) + reg * torch.eye(sx.shape[1], dtype=sx.dtype)
+    return nk / n, means, covs
+
+
+def _add(acc, part):
+    return part if acc is None else tuple(a + b for a, b in zip(acc, part))
+
+
 def _em(x: torch.Tensor, k: int, g: torch.Generator, iters: int = 100, tol: float = 1e-3,
-        reg: float = 1e-5) -> GMM:
+        reg: float = 1e-5, check: Check = _nothing) -> GMM:
     """EM for a full-covariance Gaussian mixture (float64), k-means++ initialised -- the model and
-    initialisation of scikit-learn's ``GaussianMixture(covariance_type="full", init_params="k-means++")``."""
+    initialisation of scikit-learn's ``GaussianMixture(covariance_type="full", init_params="k-means++")``.
+
+    The E step runs over chunks of :data:`CHUNK` points and the M step works from accumulated sufficient
+    statistics, so memory does not grow with the number of points; ``check`` runs between chunks."""
     n, c = x.shape
-    eye = torch.eye(c, dtype=x.dtype)
-    resp = torch.nn.functional.one_hot(torch.cdist(x, _kmeans_pp(x, k, g)).argmin(1), k).to(x.dtype)
+    init = x if n <= INIT_POINTS else x[torch.randperm(n, generator=g)[:INIT_POINTS]]
+    centers = _kmeans_pp(init, k, g, check=check)
+    stats = None
+    for i in range(0, n, CHUNK):
+        check()
+        xc = x[i:i + CHUNK]
+        stats = _add(stats, _moments(xc, torch.nn.functional.one_hot(torch.cdist(xc, centers).argmin(1), k).to(x.dtype)))
+    weights, means, covs = _params(stats, n, reg)
     prev = -float("inf")
     for _ in range(iters):
-        nk = resp.sum(0) + 10 * torch.finfo(x.dtype).eps  # M step
-        means = (resp.T @ x) / nk[:, None]
-        diff = x[None] - means[:, None]  # [k, n, c]
-        covs = torch.einsum("kn,kni,knj->kij", resp.T, diff, diff) / nk[:, None, None] + reg * eye
-        weights = nk / n
-        chol = torch.linalg.cholesky(covs)  # E step
-        sol = torch.linalg.solve_triangular(chol, diff.transpose(1, 2), upper=False)  # [k, c, n]
+        chol = torch.linalg.cholesky(covs)
         logdet = 2 * torch.log(torch.diagonal(chol, dim1=1, dim2=2)).sum(1)
-        logp = (weights.log() - 0.5 * (logdet + c * math.log(2 * math.pi)))[:, None] - 0.5 * (sol**2).sum(1)
-        lse = torch.logsumexp(logp, 0)
-        resp = torch.exp(logp - lse).T
-        ll = float(lse.mean())
+        const = weights.log() - 0.5 * (logdet + c * math.log(2 * math.pi))
+        stats, ll = None, 0.0
+        for i in range(0, n, CHUNK):
+            check()
+            xc = x[i:i + CHUNK]
+            sol = torch.linalg.solve_triangular(chol, (xc[None] - means[:, None]).transpose(1, 2), upper=False)
+            logp = const[:, None] - 0.5 * (sol**2).sum(1)  # [k, chunk]
+            lse = torch.logsumexp(logp, 0)
+            ll += float(lse.sum())
+            stats = _add(stats, _moments(xc, torch.exp(logp - lse).T))
+        weights, means, covs = _params(stats, n, reg)
+        ll /= n
         if abs(ll - prev) < tol:
             break
         prev = ll
@@ -90,11 +130,12 @@ def _em(x: torch.Tensor, k: int, g: torch.Generator, iters: int = 100, tol: floa
 
 
 def fit_gmm(points: torch.Tensor, components: int = 5, max_points: int = 2000, seed: int = 0,
-            backend: str = "torch") -> GMM:
+            backend: str = "torch", check: Check = _nothing) -> GMM:
     """Fit a full-covariance GMM (k-means++ init) to ``points [N, C]``, subsampled to ``max_points``.
 
-    ``backend="torch"`` (default) runs the EM above (fast, no thread-pool start-up); ``"sklearn"`` uses
-    ``sklearn.mixture.GaussianMixture`` with the same settings (a test checks they agree).
+    ``backend="torch"`` (default) runs the EM above (fast, no thread-pool start-up, bounded memory,
+    interruptible through ``check``); ``"sklearn"`` uses ``sklearn.mixture.GaussianMixture`` with the
+    same settings (a test checks they agree).
     """
     n = points.shape[0]
     if n == 0:
@@ -105,7 +146,7 @@ def fit_gmm(points: torch.Tensor, components: int = 5, max_points: int = 2000, s
     k = max(1, min(components, points.shape[0]))
     data = points.double().cpu()
     if backend == "torch":
-        return _em(data, k, g)
+        return _em(data, k, g, check=check)
     if backend != "sklearn":
         raise ValueError(f"backend must be 'torch' or 'sklearn', got {backend!r}")
     from sklearn.mixture import GaussianMixture
@@ -119,21 +160,21 @@ def fit_gmm(points: torch.Tensor, components: int = 5, max_points: int = 2000, s
 
 def known_points(x: torch.Tensor, m: torch.Tensor, max_points: int, g: torch.Generator,
                  threshold: float = 0.5) -> torch.Tensor:
-    """Up to ``max_points`` known vectors of ``x [C, H, W]`` (``m [H, W] < threshold``), drawn uniformly
-    at random by rejection from random positions (cost independent of the image size)."""
+    """Up to ``max_points`` known vectors of ``x [C, *spatial]`` (``m [*spatial] < threshold``): all of
+    them when there are at most ``max_points``, else a uniform random subset drawn without replacement.
+    Memory is bounded by the image size, whatever ``max_points`` says."""
     c = x.shape[0]
-    flat_m = m.reshape(-1)
-    hw = flat_m.numel()
-    idx = torch.randint(0, hw, (4 * max_points,), generator=g)
-    idx = idx[(flat_m[idx.to(flat_m.device)] < threshold).cpu()][:max_points]
-    if idx.numel() < max_points:  # few known positions: take them all
-        idx = (flat_m < threshold).nonzero().reshape(-1).cpu()
+    idx = (m.reshape(-1) < threshold).nonzero().reshape(-1).cpu()
+    if idx.numel() > max_points:
+        idx = idx[torch.randperm(idx.numel(), generator=g)[:max_points]]
     return x.reshape(c, -1)[:, idx.to(x.device)].T.float().cpu()
 
 
 def fit_known(x: torch.Tensor, mask: torch.Tensor, components: int = 5, max_points: int = 2000, seed: int = 0,
-              threshold: float = 0.5) -> list[GMM]:
-    """One mixture per batch item of ``x [B, C, H, W]``, fitted to the positions with ``mask < threshold``.
+              threshold: float = 0.5, check: Check = _nothing) -> list[GMM | None]:
+    """One mixture per batch item of ``x [B, C, *spatial]`` (images ``[B, C, H, W]``, video
+    ``[B, C, T, H, W]``: time is one more axis of positions), fitted to the positions with
+    ``mask [B|1, 1, *spatial] < threshold``; ``None`` for an item with no such position.
 
     The fit's randomness (subsample, initialisation) is one stream of ``seed`` for every item, so an
     item's fit depends only on its own data: items that are copies share one fit, and an item fitted
@@ -145,16 +186,18 @@ def fit_known(x: torch.Tensor, mask: torch.Tensor, components: int = 5, max_poin
             fits.append(fits[0])  # the same known region (a batch of copies): one fit serves all
             continue
         pts = known_points(x[i].detach(), m, max_points, rng.generator(seed, "gmm/points"), threshold)
-        fits.append(fit_gmm(pts, components, max_points, rng.derive_seed(seed, "gmm/item")))
+        fits.append(fit_gmm(pts, components, max_points, rng.derive_seed(seed, "gmm/item"), check=check)
+                    if pts.shape[0] else None)
     return fits
 
 
-def fill(x: torch.Tensor, mask: torch.Tensor, fits: list[GMM], seed: int = 0, noise_blend: float = 0.0,
+def fill(x: torch.Tensor, mask: torch.Tensor, fits: list[GMM | None], seed: int = 0, noise_blend: float = 0.0,
          items: list[int] | None = None) -> torch.Tensor:
     """``x_init = (1 − m)·x + m·s`` with ``s`` drawn at every position with ``m > 0`` from each item's
     mixture, from the stream of its item index (``items[i]``, default ``i``; ComfyUI's ``batch_index``,
-    so an item taken out of a batch with its index draws what it drew in the batch)."""
-    b, c, h, w = x.shape
+    so an item taken out of a batch with its index draws what it drew in the batch). An item without a
+    fit (nothing known) draws standard normal noise: the usual start."""
+    b, c = x.shape[:2]
     out = x.detach().clone().float()
     for i in range(b):
         m = mask[min(i, mask.shape[0] - 1), 0].to(out.device).float()
@@ -162,7 +205,8 @@ def fill(x: torch.Tensor, mask: torch.Tensor, fits: list[GMM], seed: int = 0, no
         if not bool(sel.any()):  # nothing to fill in this item
             continue
         g = rng.generator(seed, "gmm/fill", i if items is None else int(items[i]))
-        s = fits[i].sample(int(sel.sum()), g)
+        n = int(sel.sum())
+        s = fits[i].sample(n, g) if fits[i] is not None else torch.randn(n, c, generator=g)
         if noise_blend > 0:
             s = (1 - noise_blend) * s + noise_blend * torch.randn(s.shape, generator=g)
         flat = out[i].reshape(c, -1)
@@ -172,15 +216,16 @@ def fill(x: torch.Tensor, mask: torch.Tensor, fits: list[GMM], seed: int = 0, no
 
 
 def gmm_seed(x: torch.Tensor, mask: torch.Tensor, components: int = 5, max_points: int = 2000, seed: int = 0,
-             noise_blend: float = 0.0, threshold: float = 0.5, items: list[int] | None = None
-             ) -> tuple[torch.Tensor, list[GMM]]:
-    """Fill the hole of ``x [B, C, H, W]`` with draws from a GMM fitted to its known positions.
+             noise_blend: float = 0.0, threshold: float = 0.5, items: list[int] | None = None,
+             check: Check = _nothing) -> tuple[torch.Tensor, list[GMM | None]]:
+    """Fill the hole of ``x [B, C, *spatial]`` with draws from a GMM fitted to its known positions.
 
-    ``mask [B|1, 1, H, W]``: 1 = hole; positions with ``mask < threshold`` are the known set the
+    ``mask [B|1, 1, *spatial]``: 1 = hole; positions with ``mask < threshold`` are the known set the
     mixture is fitted to; soft masks blend (``x_init = (1 − m)·x + m·s``). ``noise_blend`` b mixes the
     draws with standard normal noise, ``s ← (1 − b)·s + b·ε`` (b = 1: the usual pure-noise start).
     Each batch item gets its own fit and its own draws (named streams of ``seed``, :mod:`samplers.noise`;
-    ``items`` the items' batch indices). Returns ``(x_init, fits)``.
+    ``items`` the items' batch indices). ``check`` is called between fitting iterations (interrupts).
+    Returns ``(x_init, fits)``.
     """
-    fits = fit_known(x, mask, components, max_points, seed, threshold)
+    fits = fit_known(x, mask, components, max_points, seed, threshold, check)
     return fill(x, mask, fits, seed, noise_blend, items), fits

@@ -103,14 +103,76 @@ def check_same_size(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str) 
                                  f"{a.shape[-1]}x{a.shape[-2]}", f"the same size as '{name_a}'")
 
 
+VAE_CROP_MULTIPLES = (8, 16, 32, 64)  # the spatial compressions of ComfyUI's VAEs (SD 8, Wan 2.2 16, ...)
+
+
+def vae_crop(size: tuple[int, int], target: tuple[int, int]) -> tuple[int, int, int, int] | None:
+    """The centred crop ``(top, left, height, width)`` that ComfyUI's ``VAEEncode`` applies to an image of
+    ``size`` (each side cut down to a multiple of the VAE's compression q, ``offset = (side mod q) // 2``),
+    when that crop is what makes ``size`` a whole-number scale of ``target``; else None."""
+    (mh, mw), (h, w) = size, target
+    for q in VAE_CROP_MULTIPLES:
+        ch, cw = mh // q * q, mw // q * q
+        if (ch, cw) == (mh, mw) or ch == 0 or cw == 0:
+            continue
+        if _whole_scale((ch, cw), (h, w)):
+            return (mh % q) // 2, (mw % q) // 2, ch, cw
+    return None
+
+
+def _whole_scale(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    """``a`` is ``b`` times a whole number, or ``b`` is ``a`` times one (the same picture at another scale)."""
+    (ah, aw), (bh, bw) = a, b
+    return (ah % bh == 0 and aw % bw == 0 and ah // bh == aw // bw) or (
+        bh % ah == 0 and bw % aw == 0 and bh // ah == bw // aw)
+
+
+def fit_spatial(m: torch.Tensor, size: tuple[int, int], name: str) -> torch.Tensor:
+    """The pack's one mask-size rule, for every node: a mask ``[..., H, W]`` is fitted to ``size``
+
+    1. as it is, when the sizes agree;
+    2. after the centred crop ComfyUI's ``VAEEncode`` makes (:func:`vae_crop`), when that crop is a
+       whole-number scale of ``size`` -- the LoadImage mask of a 100×60 photo fits its 96×56 decode and
+       its 12×7 latent;
+    3. scaled, when it has the same aspect ratio to within one pixel of the smaller side;
+    and refused otherwise (a different shape would be silently stretched). Resizing is ComfyUI's
+    ``reshape_mask`` rule (bilinear, or trilinear over frames for video). Returns ``[..., *size]``."""
+    (mh, mw), (h, w) = m.shape[-2:], tuple(size)
+    if (mh, mw) == (h, w):
+        return m
+    crop = vae_crop((mh, mw), (h, w))
+    if crop is not None:
+        top, left, ch, cw = crop
+        m = m[..., top:top + ch, left:left + cw]
+    elif abs((mh / mw) / (h / w) - 1.0) > 1.0 / min(mh, mw, h, w) + 1e-6:
+        raise InputError(name, f"is {mw}x{mh} (WxH) but the image/latent it masks is {w}x{h}",
+                         "the same size, the size before VAEEncode's crop to a multiple of 8, or the same "
+                         "aspect ratio (a mask is scaled to fit, never stretched)")
+    if tuple(m.shape[-2:]) == (h, w):
+        return m
+    mode = "trilinear" if m.ndim == 5 else "bilinear"
+    return F.interpolate(m.float(), size=(*m.shape[2:-2], h, w), mode=mode, align_corners=False)
+
+
 def mask_for(mask: torch.Tensor, like: torch.Tensor, name: str = "mask") -> torch.Tensor:
-    """A MASK made to fit a BCHW tensor ``like``: layout, values checked, resized, batch broadcast."""
+    """A MASK made to fit ``like``: layout, values checked, resized (:func:`fit_spatial`), batch broadcast.
+
+    Images and latents ``[B, C, H, W]`` get ``[B|1, 1, H, W]``. Video latents ``[B, C, T, H, W]`` get
+    ``[B|1, 1, T, H, W]`` the way ComfyUI's sampler reads a video noise mask: a MASK's batch axis is the
+    frames (one mask = every frame), resized trilinearly to T latent frames; a 5-D mask ``[B, 1, F, H, W]``
+    is taken per item."""
+    if like.ndim == 5:
+        if mask.ndim == 5 and mask.shape[1] == 1:
+            m = mask
+        else:
+            m = mask_to_b1hw(mask, name)
+            m = m.reshape(1, 1, -1, *m.shape[-2:])
+        check_mask_values(m, name)
+        m = fit_spatial(m, like.shape[-2:], name)
+        if m.shape[2] != like.shape[2]:
+            m = F.interpolate(m.float(), size=tuple(like.shape[2:]), mode="trilinear", align_corners=False)
+        return broadcast_batch(m.to(like.device, like.dtype), like.shape[0], name)
     m = mask_to_b1hw(mask, name)
     check_mask_values(m, name)
-    (mh, mw), (h, w) = m.shape[-2:], like.shape[-2:]
-    if (mh, mw) != (h, w) and abs((mh / mw) / (h / w) - 1.0) > 1.0 / min(mh, mw, h, w) + 1e-6:
-        # a pure scale (pixel mask on a latent) is resized; a different shape would be silently stretched
-        raise InputError(name, f"is {mw}x{mh} (WxH) but the image/latent it masks is {w}x{h}",
-                         "the same aspect ratio (a mask is scaled to fit, never stretched)")
-    m = resize_mask(m, like.shape[-2:]).to(like.device, like.dtype)
+    m = fit_spatial(m, like.shape[-2:], name).to(like.device, like.dtype)
     return broadcast_batch(m, like.shape[0], name)

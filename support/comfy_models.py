@@ -4,7 +4,8 @@ Tests and the bench import this module (it needs ComfyUI importable); shipped no
 
 * :func:`exact_prior_model` -- an exact prior from :mod:`support.exact_priors` wrapped as an EPS,
   V-prediction or flow (CONST, shifted) model through :func:`nodes.modelwrap.wrap_ve_denoiser`.
-* :func:`tiny_model` -- ComfyUI's own model classes (SD1.5 UNet, SD2 v-prediction UNet, Flux DiT) at
+* :func:`tiny_model` -- ComfyUI's own model classes (SD1.5 UNet, SD2 v-prediction UNet, Flux DiT, Wan 2.1
+  video DiT with its video VAE) at
   tiny random configurations, each with a tiny AutoencoderKL that ``VAEEncode``/``VAEDecode`` accept
   and the conditioning the family expects.
 """
@@ -66,7 +67,10 @@ _FLUX = dict(image_model="flux", in_channels=16, out_channels=16, vec_in_dim=768
              mlp_ratio=4.0, num_heads=2, depth=1, depth_single_blocks=1, axes_dim=[8, 12, 12], theta=10000,
              patch_size=2, qkv_bias=True, guidance_embed=True)
 
-FAMILIES = ("sd15", "sd2v", "flux")
+_WAN = dict(image_model="wan2.1", model_type="t2v", dim=64, ffn_dim=128, num_heads=2, num_layers=1, text_dim=4096,
+            freq_dim=256, in_dim=16, out_dim=16, patch_size=(1, 2, 2), eps=1e-6)
+
+FAMILIES = ("sd15", "sd2v", "flux", "wan")
 
 
 @dataclass
@@ -113,6 +117,20 @@ def tiny_vae(latent_channels: int, seed: int = 0) -> comfy.sd.VAE:
     return vae
 
 
+def tiny_wan_vae(seed: int = 0) -> comfy.sd.VAE:
+    """A tiny Wan 2.1 video VAE (4× in time, 8× in space, 16 latent channels) built from ComfyUI's own
+    class; ``comfy.sd.VAE`` recognises it by its keys and reads its width from them."""
+    from comfy.ldm.wan.vae import WanVAE
+
+    proto = WanVAE(dim=8, z_dim=16, dim_mult=[1, 2, 4, 4], num_res_blocks=2, attn_scales=[],
+                   temperal_downsample=[False, True, True])
+    g = torch.Generator().manual_seed(seed)
+    sd = {k: (torch.randn(v.shape, generator=g) * 0.05 if v.dtype.is_floating_point else v)
+          for k, v in proto.state_dict().items()}
+    sd.update({k: torch.ones_like(v) for k, v in sd.items() if k.endswith("gamma")})
+    return comfy.sd.VAE(sd=sd)
+
+
 def tiny_model(family: str = "sd15", seed: int = 0) -> TinyBundle:
     """A real ComfyUI architecture of ``family`` at a tiny random configuration (CPU, seconds)."""
     g = torch.Generator().manual_seed(seed)
@@ -130,6 +148,10 @@ def tiny_model(family: str = "sd15", seed: int = 0) -> TinyBundle:
         base = cfg.get_model({}, device=cpu)
         ctx, channels = 4096, 16
         extras = {"pooled_output": torch.zeros(1, 768), "guidance": 3.5}
+    elif family == "wan":  # a video model: latents [B, 16, T, H, W]
+        cfg = comfy.supported_models.WAN21_T2V(dict(_WAN))
+        base = cfg.get_model({}, device=cpu)
+        ctx, extras, channels = 4096, {}, 16
     else:
         raise ValueError(f"family must be one of {FAMILIES}, got {family!r}")
     _init_(base.diffusion_model, g)
@@ -137,7 +159,8 @@ def tiny_model(family: str = "sd15", seed: int = 0) -> TinyBundle:
                                           offload_device=comfy.model_management.unet_offload_device())
     pos = [[torch.randn(1, 4, ctx, generator=g) * 0.1, dict(extras)]]
     neg = [[torch.zeros(1, 4, ctx), dict(extras)]]
-    return TinyBundle(mp, tiny_vae(channels, seed), pos, neg, channels, family)
+    vae = tiny_wan_vae(seed) if family == "wan" else tiny_vae(channels, seed)
+    return TinyBundle(mp, vae, pos, neg, channels, family)
 
 
 __all__ = ["PriorDenoiser", "exact_prior_model", "tiny_model", "tiny_vae", "TinyBundle", "FAMILIES", "PREDICTIONS",

@@ -1,7 +1,7 @@
 """Test tiers: tests/core (pure torch, no ComfyUI), tests/nodes (in-process with the real ComfyUI),
 tests/e2e (a real ComfyUI server started by a fixture).
 
-The checkout is imported as the package ``priorpaint`` (tools/packimport.py). ComfyUI is found at
+The checkout is imported as the package ``priorpaint`` (tools/lib/packimport.py). ComfyUI is found at
 ``$COMFYUI_PATH`` or ``.comfyui/`` (``make comfyui``); it is put on ``sys.path`` only when a
 node or e2e test asks for it, so the core tier proves it needs no ComfyUI.
 """

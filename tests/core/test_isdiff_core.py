@@ -47,8 +47,60 @@ def test_noise_blend_and_soft_masks():
     full, _ = G.gmm_seed(x, mask, components=2, seed=0)
     sel = mask[0, 0] == 1
     torch.testing.assert_close(half[..., sel], 0.5 * x[..., sel] + 0.5 * full[..., sel])  # soft masks blend
+    full_mask, fits = G.gmm_seed(x, torch.ones(1, 1, 32, 32), seed=0)  # nothing known: the usual noise start
+    assert fits == [None] and abs(float(full_mask.std()) - 1) < 0.1
     with pytest.raises(ValueError, match="no known positions"):
-        G.gmm_seed(x, torch.ones(1, 1, 32, 32))
+        G.fit_gmm(torch.zeros(0, 3))
+
+
+def test_known_points_are_drawn_without_replacement_and_capped_by_the_known_set():
+    x = torch.arange(2 * 8 * 8, dtype=torch.float32).reshape(2, 8, 8)
+    m = torch.zeros(8, 8)
+    m[2:6, 2:6] = 1  # 48 known positions
+    g = torch.Generator().manual_seed(0)
+    every = G.known_points(x, m, 10_000_000, g)  # a huge max_points takes each known position once
+    assert every.shape == (48, 2) and len({tuple(r) for r in every.tolist()}) == 48
+    some = G.known_points(x, m, 20, g)
+    assert some.shape == (20, 2) and len({tuple(r) for r in some.tolist()}) == 20
+    assert all(m.reshape(-1)[int(r[0])] == 0 for r in some.tolist())
+
+
+def test_fit_is_interruptible_and_chunked(monkeypatch):
+    """The EM calls ``check`` between chunks (ComfyUI's interrupt), and a chunked fit equals one pass."""
+    x = two_colour_image()
+    mask = torch.zeros(1, 1, 32, 32)
+    mask[..., 8:24, 8:24] = 1
+    calls = []
+
+    class Stop(Exception):
+        pass
+
+    def check():
+        calls.append(1)
+        if len(calls) > 3:
+            raise Stop
+    with pytest.raises(Stop):
+        G.gmm_seed(x, mask, components=2, seed=0, check=check)
+    whole = G.fit_known(x, mask, 2, seed=0)[0]
+    monkeypatch.setattr(G, "CHUNK", 100)
+    chunked = G.fit_known(x, mask, 2, seed=0)[0]
+    torch.testing.assert_close(whole.means, chunked.means)
+    torch.testing.assert_close(whole.covs, chunked.covs)
+
+
+def test_video_latents_fit_over_time_and_space():
+    """``[B, C, T, H, W]``: positions over all frames fit one mixture per item; known frames are kept."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 4, 3, 8, 8, generator=g) * 0.1 + torch.tensor([1.0, -1.0, 0.5, 0.0]).view(1, 4, 1, 1, 1)
+    mask = torch.zeros(2, 1, 3, 8, 8)
+    mask[0, :, 1] = 1  # item 0: the middle frame is the hole
+    mask[1, :, :, 2:6, 2:6] = 1  # item 1: a box in every frame
+    out, fits = G.gmm_seed(x, mask, components=2, seed=0)
+    assert out.shape == x.shape and all(f is not None for f in fits)
+    keep = mask == 0
+    assert torch.equal(out.expand_as(x)[keep.expand_as(x)], x[keep.expand_as(x)])
+    hole = out[0, :, 1].reshape(4, -1)
+    torch.testing.assert_close(hole.mean(1), torch.tensor([1.0, -1.0, 0.5, 0.0]), atol=0.1, rtol=0)
 
 
 def test_dce_zero_for_matching_and_large_for_clashing_fills():

@@ -9,7 +9,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 def test_core_packages_do_not_import_comfy():
     code = f"""
 import sys, pkgutil, importlib
-sys.path.insert(0, {os.path.join(ROOT, 'tools')!r})
+sys.path.insert(0, {os.path.join(ROOT, 'tools', 'lib')!r})
 from packimport import import_pack
 pack = import_pack()
 for sub in ("samplers", "demomodel"):

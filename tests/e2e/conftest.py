@@ -1,12 +1,9 @@
 import os
-import sys
 
 import pytest
 
 import harness
 
-sys.path.insert(0, os.path.join(harness.ROOT, "tools"))
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # prompts.py
 from comfy_client import ComfyServer  # noqa: E402
 
 

@@ -8,8 +8,7 @@ import pytest
 from PIL import Image
 
 from comfy_client import WorkflowError, load_workflow, ui_to_api
-from harness import WORKFLOWS, photo_with_hole
-from make_workflows import DEMO_INPUT
+from harness import DEMO_INPUT, WORKFLOWS, photo_with_hole
 
 
 def run_demo(server):

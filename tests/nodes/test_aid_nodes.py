@@ -78,6 +78,93 @@ def test_loader_rejects_bad_files(prior, guidance_dir, monkeypatch):
         N.LoadAIDGuidance.execute("good.safetensors")
 
 
+def _rewrite(src, dst, meta_changes=None, tensors=None, section_changes=None):
+    """Copy a good module file with changed metadata strings, JSON sections or tensors."""
+    import json
+
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+    with safe_open(src, framework="pt") as f:
+        meta, sd = dict(f.metadata()), {k: f.get_tensor(k) for k in f.keys()}
+    for sec, changes in (section_changes or {}).items():
+        d = json.loads(meta[sec])
+        for k, v in changes.items():
+            if v is _DROP:
+                d.pop(k, None)
+            else:
+                d[k] = v
+        meta[sec] = json.dumps(d)
+    meta.update(meta_changes or {})
+    meta = {k: v for k, v in meta.items() if v is not _DROP}
+    save_file(tensors(sd) if tensors else sd, str(dst), metadata=meta)
+    return dst.name
+
+
+_DROP = object()
+
+
+def test_hostile_module_files(prior, guidance_dir):
+    """Every metadata or tensor the loader must refuse, each with a message that names the input and
+    what is wrong, before any declared-size tensor is allocated (issue 18)."""
+    good = write_module(guidance_dir / "good.safetensors", exact_prior_model(prior, "eps"))
+    nan = lambda sd: {k: (v.fill_(float("nan")) if k == "out.weight" else v) for k, v in sd.items()}  # noqa: E731
+    drop_one = lambda sd: {k: v for k, v in sd.items() if k != "out.bias"}  # noqa: E731
+    big = lambda sd: {**sd, "out.weight": torch.zeros(3, 32, 3, 3)}  # noqa: E731
+    cases = {
+        "width 4096 (a 2.3 GB request)": ({"net": {"width": 4096}}, None, None, r"net\.width' = 4096, expected 4 … 512"),
+        "width 30000": ({"net": {"width": 30000}}, None, None, "net.width' = 30000"),
+        "width 24 (in bounds, shapes disagree)": ({"net": {"width": 24}}, None, None, "wrong shape"),
+        "width not a multiple of 4": ({"net": {"width": 18}}, None, None, "multiple of 4"),
+        "extra net key": ({"net": {"depth": 3}}, None, None, r"unknown 'net' keys \['depth'\]"),
+        "missing net key": ({"net": {"channels": _DROP}}, None, None, "lacks 'net.channels'"),
+        "mistyped net key": ({"net": {"width": "16"}}, None, None, "net.width' = '16', expected a finite int"),
+        "bool as int": ({"net": {"channels": True}}, None, None, "net.channels' = True"),
+        "rho 0": ({"time": {"rho": 0}}, None, None, r"time\.rho' = 0, expected 0\.1 … 100"),
+        "sigma NaN": ({"time": {"sigma_max": float("nan")}}, None, None, "time.sigma_max' = nan"),
+        "sigma_min > sigma_max": ({"time": {"sigma_min": 100.0, "sigma_max": 10.0}}, None, None, "sigma_min 100"),
+        "negative sigma_floor": ({"net": {"sigma_floor": -1.0}}, None, None, "sigma_floor' = -1"),
+        "NaN weights": (None, None, nan, "non-finite"),
+        "missing tensor": (None, None, drop_one, r"missing \['out.bias'\]"),
+        "tensor of the wrong shape": (None, None, big, "wrong shape"),
+    }
+    meta_cases = {"net not a mapping": ({"net": "[1, 2]"}, "metadata 'net' of type list"),
+                  "backbone a list": ({"backbone": "[]"}, "metadata 'backbone' of type list"),
+                  "time unreadable": ({"time": "{not json"}, "unreadable metadata"),
+                  "training missing": ({"training": _DROP}, "missing or unreadable metadata")}
+    for i, (what, (sections, _, tensors, msg)) in enumerate(cases.items()):
+        name = _rewrite(good, guidance_dir / f"h{i}.safetensors", section_changes=sections, tensors=tensors)
+        with pytest.raises(ValueError, match="Load AID Guidance: input 'guidance_name'.*" + msg) as e:
+            N.LoadAIDGuidance.execute(name)
+        assert "Error(s) in loading" not in str(e.value), what
+    for i, (what, (changes, msg)) in enumerate(meta_cases.items()):
+        name = _rewrite(good, guidance_dir / f"m{i}.safetensors", meta_changes=changes)
+        with pytest.raises(ValueError, match="Load AID Guidance: input 'guidance_name'.*" + msg):
+            N.LoadAIDGuidance.execute(name)
+
+
+def test_loader_rereads_a_file_rewritten_under_the_same_name(prior, guidance_dir):
+    """ComfyUI caches a node while its fingerprint is unchanged: rewriting the module changes it."""
+    model = exact_prior_model(prior, "eps")
+    path = write_module(guidance_dir / "same.safetensors", model)
+    before = N.LoadAIDGuidance.fingerprint_inputs("same.safetensors")
+    assert before == N.LoadAIDGuidance.fingerprint_inputs("same.safetensors")
+    os.utime(path, ns=(1, 1))
+    write_module(guidance_dir / "same.safetensors", model, nonzero=True)
+    after = N.LoadAIDGuidance.fingerprint_inputs("same.safetensors")
+    assert after != before
+    assert N.LoadAIDGuidance.execute("same.safetensors").args[0].net.out.weight.abs().sum() > 0
+
+
+def test_symlink_inside_the_folder_is_followed_like_comfyuis_model_folders(prior, guidance_dir, tmp_path):
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    target = write_module(outside / "shared.safetensors", exact_prior_model(prior, "eps"))
+    os.symlink(target, guidance_dir / "linked.safetensors")
+    assert isinstance(N.LoadAIDGuidance.execute("linked.safetensors").args[0], N.Guidance)
+    with pytest.raises(ValueError, match="not a plain file name"):
+        N.LoadAIDGuidance.execute("../elsewhere/shared.safetensors")
+
+
 def test_mismatched_module_and_model_fail_clearly(prior, tmp_path):
     eps, flow = exact_prior_model(prior, "eps"), exact_prior_model(prior, "flow")
     g = N.load_guidance_file(write_module(tmp_path / "m.safetensors", eps))
@@ -221,7 +308,7 @@ def test_train_node_checkpoints_on_interrupt_and_resumes(tmp_path, monkeypatch):
 
 
 def test_ddp_two_gloo_processes_match_one_process(tmp_path):
-    common = [os.path.join(ROOT, "tools", "train_aid.py"), "--backbone", "exact-mixture", "--iterations", "4",
+    common = [os.path.join(ROOT, "tools", "train", "train_aid.py"), "--backbone", "exact-mixture", "--iterations", "4",
               "--batch", "8", "--steps", "3", "--threads", "1", "--lr-actor", "1e-2"]
     env = dict(os.environ, OMP_NUM_THREADS="1")
     one, two = str(tmp_path / "one.safetensors"), str(tmp_path / "two.safetensors")

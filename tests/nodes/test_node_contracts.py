@@ -2,6 +2,7 @@
 documented, registration through ComfyUI's own loader, and the shipped nodes execute."""
 import asyncio
 import os
+import sys
 
 import pytest
 import torch
@@ -115,6 +116,7 @@ def test_nodes_do_not_mutate_inputs():
 def test_every_node_has_a_current_help_page():
     """js/docs/<node_id>.md (ComfyUI's node documentation panel) exists and matches the schema
     (regenerate with `make node-docs`)."""
+    sys.path.insert(0, os.path.join(harness.ROOT, "tools", "product"))
     from make_node_docs import page
 
     for node in NODES:

@@ -6,7 +6,7 @@ import sys
 
 from comfy_api.latest import ComfyExtension, io
 
-_TOOLS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__)))), "tools")
+_TOOLS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__)))), "tools", "lib")
 sys.path.insert(0, _TOOLS)
 from packimport import import_pack  # noqa: E402
 

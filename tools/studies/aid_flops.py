@@ -13,14 +13,15 @@ import sys
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
-import harness  # noqa: E402
+TOOLS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:0] = [os.path.join(TOOLS, d) for d in ('lib',)]
+import comfyenv  # noqa: E402
 
-sys.path.insert(0, harness.COMFY_DIR)
+sys.path.insert(0, comfyenv.COMFY_DIR)
 from comfy.cli_args import args  # noqa: E402
 
 args.use_pytorch_cross_attention = True  # before comfy.model_management is imported
-harness.comfy_setup()
+comfyenv.comfy_setup()
 
 import comfy.ops  # noqa: E402
 from comfy.ldm.modules.diffusionmodules.openaimodel import UNetModel  # noqa: E402

@@ -1,6 +1,6 @@
 """make demo-model: train the demo UNet (EDM, pixel space) on images that ship inside packages.
 
-    python tools/train_demo_model.py [--steps 4000] [--base 48] [--out demomodel/weights/demo_unet.safetensors]
+    python tools/train/train_demo_model.py [--steps 4000] [--base 48] [--out demomodel/weights/demo_unet.safetensors]
 
 Data: multi-scale random crops of support.photos.training_images() (photos and the training part of
 textures; held-out photos and texture regions are never seen). Seeded and deterministic on a given
@@ -18,7 +18,8 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+TOOLS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:0] = [os.path.join(TOOLS, d) for d in ('lib',)]
 from packimport import ROOT, import_pack  # noqa: E402
 
 SCALES = (1.0, 0.7, 0.5, 0.35, 0.25)

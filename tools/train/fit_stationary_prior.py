@@ -1,6 +1,6 @@
 """Fit the stationary Gaussian demo prior to photos that ship in scikit-image; write safetensors.
 
-    python tools/fit_stationary_prior.py [--out demomodel/weights/stationary_gaussian.safetensors]
+    python tools/train/fit_stationary_prior.py [--out demomodel/weights/stationary_gaussian.safetensors]
 
 Deterministic (seeded crops). Held out (never used for fitting): support.photos.HELD_OUT -- the demo inpaints those.
 """
@@ -13,7 +13,8 @@ import sys
 
 from safetensors.torch import save_file
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+TOOLS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:0] = [os.path.join(TOOLS, d) for d in ('lib',)]
 from packimport import ROOT, import_pack  # noqa: E402
 
 def main():

@@ -3,7 +3,7 @@
 # `comfy node validate` on the checkout and `comfy node pack` on a clean clone (what the registry would ship,
 # minus .comfyignore). Prints the packed file list size.
 set -euo pipefail
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 CLI="$ROOT/.cache/comfy-cli"
 if [ ! -x "$CLI/bin/comfy" ]; then
   python3 -m venv "$CLI"

@@ -1,7 +1,7 @@
 """make soak: 50 queued prompts mixing every PriorPaint node against one real ComfyUI server, some
 interrupted mid-run; reports the server's resident memory after a warm-up and at the end.
 
-    python tools/soak.py [--prompts 50] [--warmup 10]     -> docs/soak.json (rendered in docs/benchmarks.md)
+    python tools/bench/soak.py [--prompts 50] [--warmup 10]     -> docs/soak.json (rendered in docs/benchmarks.md)
 
 Every prompt changes a seed or widget, so the nodes really re-execute (ComfyUI caches unchanged ones).
 Every 7th prompt is a long one (VIPaint, RePaint+ or the Harmonized Sampler run for minutes) and is
@@ -19,10 +19,9 @@ import time
 import psutil
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(ROOT, "tests"))
-sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+TOOLS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:0] = [os.path.join(TOOLS, d) for d in ('lib',)]
 
 from comfy_client import ComfyServer  # noqa: E402
 from prompts import node_prompt  # noqa: E402
@@ -37,11 +36,11 @@ def main():
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--out", default=os.path.join(ROOT, "docs", "soak.json"))
     a = ap.parse_args()
-    from harness import photo_with_hole
+    from demo_inputs import photo_with_hole
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp, ComfyServer(tmp) as server:
-        photo_with_hole(server)
+        photo_with_hole(server.input_dir)
         proc = psutil.Process(server.proc.pid)
         rss = lambda: proc.memory_info().rss / 2**20  # noqa: E731
         base = None

@@ -1,6 +1,6 @@
 """make demo: boot the pinned ComfyUI headless, inpaint a held-out photo with an example workflow.
 
-    python tools/demo.py [--workflow priorpaint_inpaint_demo.json] [--out out/]
+    python tools/product/demo.py [--workflow priorpaint_inpaint_demo.json] [--out out/]
 
 The photo ships inside scikit-image (``support.photos.HELD_OUT``, never used to fit the demo model);
 the mask is the image's alpha channel (LoadImage turns transparent pixels into MASK = 1). Writes
@@ -19,31 +19,10 @@ import time
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+TOOLS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:0] = [os.path.join(TOOLS, d) for d in ('lib',)]
 from comfy_client import ROOT, ComfyServer, load_workflow, ui_to_api  # noqa: E402
-from make_workflows import DEMO_INPUT  # noqa: E402
-from packimport import import_pack  # noqa: E402
-
-
-def demo_input(size=(256, 192), photo="skimage:chelsea.png") -> tuple[np.ndarray, np.ndarray]:
-    """A held-out photo resized to ``size`` (W, H) and a hole mask (1 = inpaint): a box plus a stroke."""
-    import_pack()
-    from priorpaint.support.photos import photo_path
-
-    im = Image.open(photo_path(photo)).convert("RGB").resize(size, Image.LANCZOS)
-    rgb = np.asarray(im, dtype=np.uint8)
-    w, h = size
-    yy, xx = np.mgrid[0:h, 0:w]
-    mask = np.zeros((h, w), dtype=bool)
-    mask[int(0.28 * h):int(0.62 * h), int(0.30 * w):int(0.58 * w)] = True  # over the eye and nose
-    d = np.abs((yy - 0.80 * h) - 0.35 * (xx - 0.55 * w))
-    mask |= (d < 0.035 * h) & (xx > 0.55 * w) & (xx < 0.92 * w)  # a diagonal stroke
-    return rgb, mask
-
-
-def save_rgba(rgb: np.ndarray, mask: np.ndarray, path: str) -> None:
-    alpha = np.where(mask, 0, 255).astype(np.uint8)
-    Image.fromarray(np.dstack([rgb, alpha])).save(path)
+from demo_inputs import DEMO_INPUT, demo_input, save_rgba  # noqa: E402
 
 
 def grid(images: list[np.ndarray], pad: int = 4) -> np.ndarray:

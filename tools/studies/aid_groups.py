@@ -1,8 +1,8 @@
 """Is the AID module's harmony/seam penalty a failure to generalise? Scores it per image group under the
 trainer's own sampling.
 
-The demo bench (tools/bench_aid.py) scores held-out 64² centre crops. The module never saw those images, and
-it trains on other data: random 32² crops of an image pyramid with random masks (tools/train_aid.py). This
+The demo bench (tools/bench/bench_aid.py) scores held-out 64² centre crops. The module never saw those images, and
+it trains on other data: random 32² crops of an image pyramid with random masks (tools/train/train_aid.py). This
 tool removes both differences. It draws batches exactly as the trainer does (pyramid crops, ``random_masks
 ("mixed")``, the training rollout: Euler on the module's ramp, 8 steps, ComfyUI's replace inpainting) from
 five image groups, and compares the unguided rollout with the guided one on the same crops, masks and noise:
@@ -14,8 +14,8 @@ five image groups, and compares the unguided rollout with the guided one on the 
 Per group: the terminal cost Ψ = ‖X − x*‖², the median ratio of the fill's spread to the truth's over the hole,
 the harmony KL and the seam score.
 
-    python tools/aid_groups.py                      # the shipped module, ≈ 2.5 min on 2 CPU cores
-    python tools/aid_groups.py --module out/aid/x.safetensors --out out/aid/x-groups.json
+    python tools/studies/aid_groups.py                      # the shipped module, ≈ 2.5 min on 2 CPU cores
+    python tools/studies/aid_groups.py --module out/aid/x.safetensors --out out/aid/x-groups.json
 """
 from __future__ import annotations
 
@@ -28,12 +28,12 @@ import sys
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(ROOT, "tests"))
-import harness  # noqa: E402
+ROOT = os.path.dirname(os.path.dirname(HERE))
+TOOLS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:0] = [os.path.join(TOOLS, d) for d in ('lib', 'bench', 'train')]
+import comfyenv  # noqa: E402
 
-harness.comfy_setup()
+comfyenv.comfy_setup()
 from aid_tradeoff import spread_ratio  # noqa: E402
 from bench_aid import SHIPPED, to_image  # noqa: E402
 from train_demo_model import build_pyramid, sample_batch  # noqa: E402

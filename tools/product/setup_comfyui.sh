@@ -6,7 +6,7 @@
 # COMFYUI_PATH=/path/to/ComfyUI uses a user's own ComfyUI instead of .comfyui/ (nothing is unpacked
 # or deleted there; only the custom_nodes link is added if it is missing).
 set -euo pipefail
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$ROOT"
 PY="${PYTHON:-python3}"
 VENV="$ROOT/.venv"

@@ -13,7 +13,7 @@ Each edit is scored with the bench's metrics on two sets: the AID bench's held-o
 stationary textures) and the same-size centre crops of the training photos the module learns from. The
 shipped module's own row (and its fills' spread and mean error) is measured next to them.
 
-    python tools/aid_tradeoff.py            # ≈ 5 min on 2 CPU cores, writes docs/aid-tradeoff.json
+    python tools/studies/aid_tradeoff.py            # ≈ 5 min on 2 CPU cores, writes docs/aid-tradeoff.json
 """
 from __future__ import annotations
 
@@ -26,12 +26,12 @@ import sys
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(ROOT, "tests"))
-import harness  # noqa: E402
+ROOT = os.path.dirname(os.path.dirname(HERE))
+TOOLS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:0] = [os.path.join(TOOLS, d) for d in ('lib', 'bench', 'train')]
+import comfyenv  # noqa: E402
 
-harness.comfy_setup()
+comfyenv.comfy_setup()
 from bench_aid import SHIPPED, demo_cases, sample, to_image  # noqa: E402
 
 from priorpaint.nodes import aid as N  # noqa: E402

@@ -4,7 +4,7 @@ import os
 import numpy as np
 from PIL import Image
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 n = 256
 y, x = np.mgrid[0:n, 0:n] / n
 img = np.stack([0.25 + 0.5 * x, 0.35 + 0.4 * y, 0.65 - 0.3 * x * y], -1)

@@ -22,7 +22,7 @@ import urllib.parse
 import urllib.request
 import uuid
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PACK_LINK_NAME = "PriorPaint"
 
 

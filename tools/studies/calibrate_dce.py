@@ -1,6 +1,6 @@
 """Calibrate the Harmonized Sampler's default τ on held-out crops with the demo model.
 
-    python tools/calibrate_dce.py [--size 64] [--seed 0]
+    python tools/studies/calibrate_dce.py [--size 64] [--seed 0]
 
 For every held-out image × mask kind (support.bench_data), one attempt of the Harmonized Sampler
 (euler base, 20 levels, checkpoint 0.5) records the KL form of DCE of the checkpoint prediction.
@@ -15,10 +15,11 @@ import sys
 
 import torch
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests"))
-import harness  # noqa: E402
+TOOLS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:0] = [os.path.join(TOOLS, d) for d in ('lib',)]
+import comfyenv  # noqa: E402
 
-harness.comfy_setup()
+comfyenv.comfy_setup()
 
 from priorpaint.nodes.isdiff import harmonized_sampler  # noqa: E402
 from priorpaint.nodes.models import LoadDemoModel  # noqa: E402

@@ -1,7 +1,7 @@
 """Train an AID guidance module for a frozen backbone (samplers/aid.py, docs/aid.md).
 
-    python tools/train_aid.py --backbone priorpaint-unet --iterations 1500 --out models/inpaint_guidance/x.safetensors
-    torchrun --nproc_per_node 2 tools/train_aid.py ...        # data parallel (DDP, gloo on CPU / nccl on CUDA)
+    python tools/train/train_aid.py --backbone priorpaint-unet --iterations 1500 --out models/inpaint_guidance/x.safetensors
+    torchrun --nproc_per_node 2 tools/train/train_aid.py ...        # data parallel (DDP, gloo on CPU / nccl on CUDA)
 
 Backbones: ``priorpaint-unet`` (the demo model; data = random crops of the training photos and
 texture regions, the held-out ones never seen; masks = the bench's four kinds, seeded) and
@@ -24,8 +24,8 @@ import time
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
+TOOLS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:0] = [os.path.join(TOOLS, d) for d in ('lib',)]
 
 SHAPE_EXACT = (3, 4, 4)
 
@@ -103,9 +103,9 @@ def main(argv=None):
     ap.add_argument("--stop-after", type=int, default=None, help=argparse.SUPPRESS)  # tests: simulate an interrupt
     a = ap.parse_args(argv)
 
-    import harness
+    import comfyenv
 
-    harness.comfy_setup()
+    comfyenv.comfy_setup()
     torch.set_flush_denormal(True)
     torch.set_num_threads(a.threads)
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -132,7 +132,7 @@ def main(argv=None):
         cfg = A.AIDConfig(steps=a.steps, beta=a.beta, lam=a.lam, lr_actor=a.lr_actor, lr_critic=a.lr_critic,
                           antithetic=not a.no_antithetic, harmony_weight=a.harmony_weight,
                           moment_weight=a.moment_weight, lowpass=a.lowpass, td_lambda=a.td_lambda)
-        ckpt = a.checkpoint or os.path.join(os.path.dirname(HERE), "out", "aid_checkpoints",
+        ckpt = a.checkpoint or os.path.join(os.path.dirname(TOOLS), "out", "aid_checkpoints",
                                             os.path.splitext(os.path.basename(a.out))[0] + ".ckpt.safetensors")
         os.makedirs(os.path.dirname(ckpt), exist_ok=True)
         start, opt_state, log = 0, None, []

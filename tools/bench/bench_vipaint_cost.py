@@ -10,7 +10,7 @@ VAE are built and the input encoded. Reported per model:
 * memory: peak rise above the warmed-up baseline, and the total peak, for one plain forward, one
   gradient evaluation (forward + backward through model and decoder), and the whole runs.
 
-    python tools/bench_vipaint_cost.py [--out docs/vipaint-cost.json]
+    python tools/bench/bench_vipaint_cost.py [--out docs/vipaint-cost.json]
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
+ROOT = os.path.dirname(os.path.dirname(HERE))
 
 MODELS = {  # name: (family, pixel size)
     "tiny SD1.5 + VAE, 512 px (latent 64²)": ("sd15", 512),
@@ -32,10 +32,10 @@ ITER, DPS = 4, 8  # VIPaint setting measured: 4 × 3 + 1 + 8 = 21 evaluations
 
 
 def child(family: str, size: int, what: str) -> dict:
-    sys.path.insert(0, os.path.join(ROOT, "tests"))
-    import harness
+    sys.path.insert(0, os.path.join(ROOT, "tools", "lib"))
+    import comfyenv
 
-    harness.comfy_setup()
+    comfyenv.comfy_setup()
     import torch
 
     torch.set_num_threads(2)

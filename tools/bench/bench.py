@@ -1,6 +1,6 @@
 """make bench: every registered inpainting method on exact priors and on the demo model.
 
-    python tools/bench.py --profile quick|full [--out docs/benchmarks.md] [--check] [--seed 0]
+    python tools/bench/bench.py --profile quick|full [--out docs/benchmarks.md] [--check] [--seed 0]
 
 (a) Exact priors (linear-Gaussian subspace, Gaussian mixture), wrapped as EPS and flow MODELs:
     posterior fidelity against the exact posterior -- sliced W2 beside the exact-vs-exact floor,
@@ -23,10 +23,11 @@ import time
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests"))
-import harness  # noqa: E402
+TOOLS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:0] = [os.path.join(TOOLS, d) for d in ('lib',)]
+import comfyenv  # noqa: E402
 
-harness.comfy_setup()
+comfyenv.comfy_setup()
 
 from priorpaint.samplers import metrics as M  # noqa: E402
 from priorpaint.support import bench as B  # noqa: E402
@@ -35,7 +36,7 @@ from priorpaint.support.comfy_models import empty_conditioning, exact_prior_mode
 from priorpaint.support.exact_priors import make_gaussian_mixture, make_linear_gaussian  # noqa: E402
 from priorpaint.support.photos import held_out_images  # noqa: E402
 
-ROOT = harness.ROOT
+ROOT = comfyenv.ROOT
 SHAPE = (3, 4, 4)
 SCHEDULERS = {"eps": "karras", "flow": "karras"}  # karras beat "simple" for every method on the flow wrappers (measured)
 
@@ -272,7 +273,7 @@ def write_report(path: str, profile: str, seed: int, exact: list[dict], image: l
                  plot_path: str, linear: list[dict] | None = None, speed: list[dict] | None = None) -> None:
     lines = [
         "# Benchmarks", "",
-        f"Produced by `make bench` (`python tools/bench.py --profile {profile} --seed {seed}`) on "
+        f"Produced by `make bench` (`python tools/bench/bench.py --profile {profile} --seed {seed}`) on "
         f"{platform.machine()} with {torch.get_num_threads()} threads, torch {torch.__version__}, in {minutes:.1f} min. "
         "Quality numbers are deterministic for a seed; wall times are measurements.", "",
         "Columns: **NFE** = model evaluations per image counted by the harness (cond + uncond, by an "
@@ -397,7 +398,7 @@ def _doc_json(name: str) -> dict | None:
 
 
 def base_sampler_section(d: dict) -> list[str]:
-    """RePaint+ around several base samplers (tools/bench_base_samplers.py -> docs/base-samplers.json)."""
+    """RePaint+ around several base samplers (tools/bench/bench_base_samplers.py -> docs/base-samplers.json)."""
     t = d["table"]
     lines = ["## (e) RePaint+ around different base samplers (`make bench-base-samplers`)", "",
              "RePaint+ (B, one realigned round per call, κ ≤ 4) runs inside one run of its base sampler, beside core "
@@ -458,7 +459,7 @@ def extra_sections() -> list[str]:
             lines += [f"On a real backbone the same module is negligible: a 4-channel module has {f['module_params']:,} "
                       f"parameters and {f['module_gflops']:.3f} GFLOPs per call against ComfyUI's SD1.5 UNet "
                       f"({f['backbone_params']:,} parameters, {f['backbone_gflops']:.0f} GFLOPs at 512 px) = "
-                      f"**{100 * f['flops_ratio']:.3f}%** (`tools/aid_flops.py`, counted on the meta device)"
+                      f"**{100 * f['flops_ratio']:.3f}%** (`tools/studies/aid_flops.py`, counted on the meta device)"
                       + (f"; timed on this CPU with random weights: module {1e3 * f['module_s']:.1f} ms vs UNet "
                          f"{f['backbone_s']:.1f} s per call = **{100 * f['time_ratio']:.3f}%** of model time."
                          if "time_ratio" in f else ".")]

@@ -1,6 +1,6 @@
 """Write docs/demo-model.md: the demo UNet's training curve and an unconditional sample grid.
 
-    python tools/demo_model_report.py
+    python tools/train/demo_model_report.py
 
 Samples are drawn through ComfyUI's own sampler (dpmpp_2m, karras, 40 steps) from the MODEL that
 the Load Demo Model node returns; the curve comes from the training log written by make demo-model.
@@ -15,16 +15,17 @@ import numpy as np
 import torch
 from PIL import Image
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests"))
-import harness  # noqa: E402
+TOOLS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:0] = [os.path.join(TOOLS, d) for d in ('lib',)]
+import comfyenv  # noqa: E402
 
-harness.comfy_setup()
+comfyenv.comfy_setup()
 import comfy.sample  # noqa: E402
 
 from priorpaint.demomodel import WEIGHTS_DIR  # noqa: E402
 from priorpaint.nodes.models import LoadDemoModel  # noqa: E402
 
-ROOT = harness.ROOT
+ROOT = comfyenv.ROOT
 IMG = os.path.join(ROOT, "docs", "images")
 
 
@@ -96,7 +97,7 @@ Final running loss {final:.3f}.
 What to expect, honestly: the model learns colour and texture statistics (rock, gravel, fur-like
 and plaster-like surfaces), not objects. It fills holes with matching texture and colour and makes
 the differences between inpainting methods plainly visible; it does not complete semantics.
-Regenerate this page with `python tools/demo_model_report.py`.
+Regenerate this page with `python tools/train/demo_model_report.py`.
 """
     with open(os.path.join(ROOT, "docs", "demo-model.md"), "w") as f:
         f.write(text)

@@ -1,6 +1,6 @@
 """make bench-aid: AID guidance against the unguided sampler at equal NFE, and the module's time cost.
 
-1. Exact prior (the trainer's ``exact-mixture``): trains a module (tools/train_aid.py, seeded) unless
+1. Exact prior (the trainer's ``exact-mixture``): trains a module (tools/train/train_aid.py, seeded) unless
    ``--exact-module`` is given, then samples 1024 held-out problems (x* from the prior, random-width
    right-side holes) with ComfyUI's KSampler (euler, karras) with and without Apply AID Guidance.
    Terminal error = Ψ = ‖X − x*‖² (the training cost), mean over problems.
@@ -11,10 +11,10 @@
 Both parts hand the sampler a latent whose hole is emptied (``empty_hole``), so the truth under the
 hole cannot leak in through ComfyUI's initial ``latent + σ·noise``.
 3. Cost: a module call vs a backbone call on the same input (median of 30), the wall time of
-   guided vs unguided sampling runs, and (tools/aid_flops.py) the FLOPs of a 4-channel module against
+   guided vs unguided sampling runs, and (tools/studies/aid_flops.py) the FLOPs of a 4-channel module against
    ComfyUI's SD1.5 UNet at 512 px.
 
-Writes docs/aid-bench.json (rendered into docs/benchmarks.md by tools/bench.py).
+Writes docs/aid-bench.json (rendered into docs/benchmarks.md by tools/bench/bench.py).
 """
 from __future__ import annotations
 
@@ -28,12 +28,12 @@ import time
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(ROOT, "tests"))
-import harness  # noqa: E402
+ROOT = os.path.dirname(os.path.dirname(HERE))
+TOOLS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:0] = [os.path.join(TOOLS, d) for d in ('lib', 'train')]
+import comfyenv  # noqa: E402
 
-harness.comfy_setup()
+comfyenv.comfy_setup()
 import comfy.sample  # noqa: E402
 
 from priorpaint.nodes import aid as N  # noqa: E402
@@ -187,7 +187,7 @@ def main():
     exact = exact_part(a.exact_module, a.threads)  # trains first (outside inference mode) unless given
     import subprocess
 
-    r = subprocess.run([sys.executable, os.path.join(HERE, "aid_flops.py"), "--time"], capture_output=True, text=True,
+    r = subprocess.run([sys.executable, os.path.join(TOOLS, "studies", "aid_flops.py"), "--time"], capture_output=True, text=True,
                        check=True)
     cost["sd15"] = json.loads(r.stdout.strip().splitlines()[-1])
     with open(a.out, "w") as f:

@@ -1,6 +1,6 @@
 """Write the UI-format example workflows in ``example_workflows/`` from compact specs.
 
-    python tools/make_workflows.py          # starts the pinned ComfyUI, reads /object_info, writes the files
+    python tools/product/make_workflows.py          # starts the pinned ComfyUI, reads /object_info, writes the files
 
 Input names, socket types, widget order and defaults come from the running server's
 ``/object_info``, so a saved workflow always matches the nodes as they are registered.
@@ -13,10 +13,11 @@ import os
 import sys
 import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+TOOLS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:0] = [os.path.join(TOOLS, d) for d in ('lib',)]
 from comfy_client import ROOT, ComfyServer, _is_widget  # noqa: E402
 
-DEMO_INPUT = "priorpaint_demo_input.png"
+from demo_inputs import DEMO_INPUT  # noqa: E402
 
 # Shared building blocks: the image with its alpha mask, the demo model, the encoded latent.
 LOAD = [
@@ -190,7 +191,7 @@ def thumbnail(server, ui: dict, object_info: dict, path: str) -> None:
     import io
 
     from comfy_client import ui_to_api
-    from demo import demo_input, save_rgba
+    from demo_inputs import demo_input, save_rgba
     from PIL import Image
 
     rgb, mask = demo_input()
@@ -211,7 +212,7 @@ def main():
     a = ap.parse_args()
     if a.thumbnails:  # the "before" picture of the README gallery: the demo input with its hole greyed
         import numpy as np
-        from demo import demo_input
+        from demo_inputs import demo_input
         from PIL import Image
 
         rgb, mask = demo_input()

@@ -3,16 +3,16 @@
 never drift from the nodes (description, every input with its type, default and tooltip, outputs)
 plus a pointer to the technique's page in docs/.
 
-    python tools/make_node_docs.py        (make node-docs)
+    python tools/product/make_node_docs.py        (make node-docs)
 """
 from __future__ import annotations
 
 import os
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-sys.path.insert(0, os.path.join(ROOT, "tests"))
+TOOLS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:0] = [os.path.join(TOOLS, d) for d in ('lib',)]
+from packimport import ROOT  # noqa: E402
 
 MORE = {  # node id prefix -> the technique page in the repository
     "PriorPaintRePaintPlus": "docs/repaint-plus.md",
@@ -46,9 +46,9 @@ def page(schema) -> str:
 
 
 def main():
-    import harness
+    import comfyenv
 
-    harness.comfy_setup()
+    comfyenv.comfy_setup()
     from priorpaint.nodes import NODES
 
     out = os.path.join(ROOT, "js", "docs")

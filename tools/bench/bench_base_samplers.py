@@ -1,7 +1,7 @@
 """make bench-base-samplers: RePaint+ around different base samplers, beside core inpainting with the
 same sampler, at equal model evaluations (NFE) -> docs/base-samplers.json (read into docs/benchmarks.md).
 
-    python tools/bench_base_samplers.py [--samples 512] [--seed 0]
+    python tools/bench/bench_base_samplers.py [--samples 512] [--seed 0]
 
 RePaint+ (variant B, one realigned round per call, κ ≤ 4) now runs inside one run of its base sampler
 (docs/repaint-plus.md), so any ComfyUI sampler can carry it. For each base sampler and budget N:
@@ -24,7 +24,7 @@ import time
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import bench as full  # noqa: E402  (tools/bench.py: its problems, scheduler and harness setup)
+import bench as full  # noqa: E402  (tools/bench/bench.py: its problems, scheduler and harness setup)
 
 from priorpaint.samplers import metrics as M  # noqa: E402
 from priorpaint.support import bench as B  # noqa: E402

@@ -1,5 +1,5 @@
 """API-format prompt pieces shared by the e2e tests: the demo input, model, encoded and masked latent."""
-from make_workflows import DEMO_INPUT
+from demo_inputs import DEMO_INPUT
 
 BASE = {
     "1": {"class_type": "LoadImage", "inputs": {"image": DEMO_INPUT}},

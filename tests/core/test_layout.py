@@ -1,0 +1,38 @@
+"""Repository layout rules: tools/ is split by purpose and never imports tests/ (no tests<->tools cycle)."""
+import ast
+import os
+import pathlib
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+PURPOSES = {"lib", "product", "bench", "train", "studies"}
+
+
+def test_tools_are_split_by_purpose():
+    tools = ROOT / "tools"
+    loose = sorted(p.name for p in tools.iterdir() if p.is_file() and p.name != "README.md")
+    assert loose == [], f"scripts directly in tools/ (put them in one of {sorted(PURPOSES)}): {loose}"
+    dirs = {p.name for p in tools.iterdir() if p.is_dir() and p.name != "__pycache__"}
+    assert dirs == PURPOSES, dirs
+    readme = (tools / "README.md").read_text()
+    for d in PURPOSES:
+        assert f"`{d}/`" in readme, f"tools/README.md does not say what {d}/ is for"
+
+
+def test_tools_never_import_tests():
+    test_modules = {p.stem for p in (ROOT / "tests").rglob("*.py")} - {"__init__"}
+    offenders = []
+    for path in (ROOT / "tools").rglob("*.py"):
+        src = path.read_text()
+        if '"tests"' in src or "'tests'" in src:
+            offenders.append(f"{path.relative_to(ROOT)}: puts tests/ on a path")
+        for node in ast.walk(ast.parse(src)):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+            offenders += [f"{path.relative_to(ROOT)}: imports {n}" for n in names if n.split(".")[0] in test_modules]
+    assert offenders == [], offenders
+
+
+def test_tools_lib_holds_modules_not_scripts():
+    for path in (ROOT / "tools" / "lib").glob("*.py"):
+        assert "__main__" not in path.read_text(), f"{path.name} is a script: move it to a purpose folder"
+    assert os.path.isfile(ROOT / "tools" / "lib" / "packimport.py")
