@@ -87,21 +87,39 @@ def backbone_info(model) -> dict:
 
 
 def ve_denoiser(model, conditioning: list | None = None):
-    """``D(x_VE, σ_VE [B])`` through the MODEL's own ``apply_model`` (cfg 1, one conditioning)."""
+    """``D(x_VE, σ_VE [B])`` through ComfyUI's own conditioning path (``process_conds`` and
+    ``calc_cond_batch``: cross-attention, pooled outputs, Flux guidance, SDXL size embeddings...), cfg 1,
+    one conditioning, no gradients (the backbone is only ever called forward). Conditions are prepared
+    once per latent shape."""
+    import comfy.sampler_helpers
+    import comfy.samplers
+
     base = model.model
     ms = base.model_sampling
     flow = isinstance(ms, comfy.model_sampling.CONST)
-    cond = None
-    if conditioning:
-        cond = conditioning[0][0]
+    prepared: dict[tuple, list] = {}
+
+    def conds_for(x: torch.Tensor) -> list:
+        key = tuple(x.shape)
+        if key not in prepared:
+            c = comfy.sampler_helpers.convert_cond(conditioning or [[None, {}]])
+            prepared[key] = comfy.samplers.process_conds(base, x, {"positive": c}, x.device, latent_image=x)["positive"]
+        return prepared[key]
 
     def denoise(x_ve: torch.Tensor, s_ve: torch.Tensor) -> torch.Tensor:
         s = ve_to_flow_sigma(s_ve) if flow else s_ve
         x = ve_to_flow(x_ve, s) if flow else x_ve
-        kw = {"transformer_options": {"sigmas": s}}
-        if cond is not None:
-            kw["c_crossattn"] = cond.expand(x.shape[0], *cond.shape[1:]).to(x)
-        return base.apply_model(x, s, **kw).float()
+        outside_a_run = getattr(base, "current_patcher", None) is None
+        if outside_a_run:
+            model.pre_run()  # what a sampler run does first (sets the patcher calc_cond_batch asks for)
+        try:
+            with torch.no_grad():
+                out = comfy.samplers.calc_cond_batch(base, [conds_for(x)], x, s.to(x),
+                                                     {"transformer_options": {"sigmas": s}})[0]
+        finally:
+            if outside_a_run:
+                model.cleanup()
+        return out.float()
 
     return denoise
 
@@ -411,7 +429,12 @@ class TrainAIDGuidance(io.ComfyNode):
         node_id = getattr(cls.hidden, "unique_id", None) if cls.hidden is not None else None
         with torch.inference_mode(False):
             pixels = images.clone()
-            latents = model.model.process_latent_in(vae.encode(pixels[..., :3]).clone().float())
+            with torch.no_grad():
+                latents = vae.encode(pixels[..., :3])
+            if latents.ndim != 4:
+                raise node_error(node, InputError("vae", f"encodes the images to a video latent {tuple(latents.shape)}",
+                                                  "an image VAE (the trainer learns a module for image latents)"))
+            latents = model.model.process_latent_in(latents.clone().float())
             if min(latents.shape[-2:]) < crop:
                 raise node_error(node, InputError("crop", f"is {crop} but the encoded images are "
                                                           f"{tuple(latents.shape[-2:])}", "crop ≤ the latent size"))
@@ -426,7 +449,12 @@ class TrainAIDGuidance(io.ComfyNode):
             g = torch.Generator().manual_seed(seed)
             start, opt_state, log = 0, None, []
             if resume and os.path.isfile(ckpt):
-                start, opt_state, extra = core.load_checkpoint(ckpt, actor, critic, g)
+                try:
+                    start, opt_state, extra = core.load_checkpoint(ckpt, actor, critic, g, backbone=info)
+                except core.ModuleFormatError as e:
+                    raise node_error(node, InputError("resume", f"the checkpoint {os.path.basename(ckpt)!r} {e}",
+                                                      "the same MODEL and network settings, or resume off (or "
+                                                      "another name) to start afresh")) from None
                 log = extra.get("log", [])
             if harmony_weight > 0 and ch != 3:
                 raise node_error(node, InputError("harmony_weight", f"is {harmony_weight} for a {ch}-channel latent",
@@ -435,6 +463,17 @@ class TrainAIDGuidance(io.ComfyNode):
                                  harmony_weight=harmony_weight, moment_weight=moment_weight,
                                  lowpass=lowpass, td_lambda=td_lambda)
             denoise = ve_denoiser(model, conditioning)
+            comfy.model_management.load_models_gpu([model])
+            try:  # one forward call: a model that needs text conditioning says so here, not mid-training
+                probe = latent_crops(latents, 2, crop, torch.Generator().manual_seed(0))
+                denoise(probe.to(comfy.model_management.get_torch_device()), torch.full((2,), tp.sigma_max))
+            except Exception as e:
+                if conditioning is not None:
+                    raise
+                raise node_error(node, InputError("conditioning", f"is not connected and this MODEL cannot run "
+                                                  f"without it ({type(e).__name__}: {str(e)[:80]})",
+                                                  "the conditioning the model is used with (CLIPTextEncode; an "
+                                                  "empty prompt is fine)")) from None
             pbar = comfy.utils.ProgressBar(iterations)
             pbar.update_absolute(start, iterations)
             t0 = time.time()
@@ -449,7 +488,8 @@ class TrainAIDGuidance(io.ComfyNode):
                 pbar.update_absolute(done, iterations)
                 interrupted = comfy.model_management.processing_interrupted()
                 if done % checkpoint_every == 0 or done == iterations or interrupted:
-                    core.save_checkpoint(ckpt, actor, critic, opt, done, g, {"log": log})
+                    core.save_checkpoint(ckpt, actor, critic, opt, done, g,
+                                         {"log": log, "net": actor.config, "backbone": info})
                 if done % 10 == 0 or done == iterations:
                     send_ui_message("status", {"text": f"AID {done}/{iterations}: Ψ {stats['psi']:.3f} "
                                                        f"|δ| {stats['td']:.3f}", "curve": [r["psi"] for r in log]},

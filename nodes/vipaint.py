@@ -195,6 +195,10 @@ class VIPaint(io.ComfyNode):
                 vae=None, image=None, mask=None) -> io.NodeOutput:
         x = latent_image["samples"]
         try:
+            if x.ndim == 5:
+                raise InputError("latent_image", f"is a video LATENT {tuple(x.shape)}; VIPaint optimises one image "
+                                                 "posterior through the VAE and does not take video",
+                                 "an image LATENT [B, C, H, W] (for video use RePaint+, Harmonized or AID)")
             if x.ndim != 4:
                 raise InputError("latent_image", f"has shape {tuple(x.shape)}", "an image LATENT [B, C, H, W]")
             check_finite(x, "latent_image")

@@ -567,16 +567,37 @@ def save_checkpoint(path: str, actor: nn.Module, critic: nn.Module, opt_state: d
     os.replace(tmp, path)  # a checkpoint is never half-written
 
 
-def load_checkpoint(path: str, actor: nn.Module, critic: nn.Module, generator: torch.Generator) -> tuple[int, dict, dict]:
+def load_checkpoint(path: str, actor: nn.Module, critic: nn.Module, generator: torch.Generator,
+                    backbone: dict | None = None) -> tuple[int, dict, dict]:
+    """Restore a training checkpoint into ``actor``/``critic``/``generator``. Raises
+    :class:`ModuleFormatError` naming the difference when it was written for another network config
+    (``actor.config``: context, σ floor, width...) or, given ``backbone``, another backbone."""
     from safetensors import safe_open
 
     with safe_open(path, framework="pt") as f:
         meta = f.metadata() or {}
+        shapes = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+        if meta.get("format") != FORMAT + ".checkpoint":
+            raise ModuleFormatError(f"{path} is not an AID training checkpoint")
+        try:
+            extra = json.loads(meta.get("extra", "{}"))
+        except json.JSONDecodeError:
+            raise ModuleFormatError(f"{path} has unreadable metadata") from None
+        saved_net = extra.get("net")
+        if saved_net is not None and saved_net != getattr(actor, "config", saved_net):
+            diff = sorted(k for k in set(saved_net) | set(actor.config) if saved_net.get(k) != actor.config.get(k))
+            raise ModuleFormatError("was written for another network (" + "; ".join(
+                f"{k}: checkpoint {saved_net.get(k)!r} vs now {actor.config.get(k)!r}" for k in diff) + ")")
+        if backbone is not None and extra.get("backbone") is not None:
+            check_backbone({"backbone": extra["backbone"]}, backbone)
+        want = {f"actor.{k}": tuple(v.shape) for k, v in actor.state_dict().items()}
+        want.update({f"critic.{k}": tuple(v.shape) for k, v in critic.state_dict().items()})
+        wrong = sorted(k for k in want if shapes.get(k) != want[k])
+        if wrong:
+            raise ModuleFormatError(f"does not match the network being trained (first differences: {wrong[:3]})")
         tensors = {k: f.get_tensor(k) for k in f.keys()}
-    if meta.get("format") != FORMAT + ".checkpoint":
-        raise ModuleFormatError(f"{path} is not an AID training checkpoint")
     actor.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("actor.")})
     critic.load_state_dict({k[7:]: v for k, v in tensors.items() if k.startswith("critic.")})
     generator.set_state(tensors["rng"])
     opt = {"actor": _unflatten_opt("opt_actor", tensors, meta), "critic": _unflatten_opt("opt_critic", tensors, meta)}
-    return int(meta["iteration"]), opt, json.loads(meta["extra"])
+    return int(meta["iteration"]), opt, extra

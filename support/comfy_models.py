@@ -4,7 +4,7 @@ Tests and the bench import this module (it needs ComfyUI importable); shipped no
 
 * :func:`exact_prior_model` -- an exact prior from :mod:`support.exact_priors` wrapped as an EPS,
   V-prediction or flow (CONST, shifted) model through :func:`nodes.modelwrap.wrap_ve_denoiser`.
-* :func:`tiny_model` -- ComfyUI's own model classes (SD1.5 UNet, SD2 v-prediction UNet, Flux DiT, Wan 2.1
+* :func:`tiny_model` -- ComfyUI's own model classes (SD1.5 UNet, SD2 v-prediction UNet, SDXL UNet, Flux DiT, Wan 2.1
   video DiT with its video VAE) at
   tiny random configurations, each with a tiny AutoencoderKL that ``VAEEncode``/``VAEDecode`` accept
   and the conditioning the family expects.
@@ -70,7 +70,7 @@ _FLUX = dict(image_model="flux", in_channels=16, out_channels=16, vec_in_dim=768
 _WAN = dict(image_model="wan2.1", model_type="t2v", dim=64, ffn_dim=128, num_heads=2, num_layers=1, text_dim=4096,
             freq_dim=256, in_dim=16, out_dim=16, patch_size=(1, 2, 2), eps=1e-6)
 
-FAMILIES = ("sd15", "sd2v", "flux", "wan")
+FAMILIES = ("sd15", "sd2v", "sdxl", "flux", "wan")
 
 
 @dataclass
@@ -143,6 +143,11 @@ def tiny_model(family: str = "sd15", seed: int = 0) -> TinyBundle:
         cfg = comfy.supported_models.SD20(dict(_UNET_BASE, context_dim=1024))
         base = comfy.model_base.BaseModel(cfg, model_type=comfy.model_base.ModelType.V_PREDICTION, device=cpu)
         ctx, extras, channels = 1024, {}, 4
+    elif family == "sdxl":  # pooled CLIP-G output + size embeddings through the UNet's ADM input
+        cfg = comfy.supported_models.SDXL(dict(_UNET_BASE, context_dim=2048, adm_in_channels=2816, num_classes="sequential"))
+        base = cfg.get_model({}, device=cpu)
+        ctx, channels = 2048, 4
+        extras = {"pooled_output": torch.zeros(1, 1280), "width": 64, "height": 64}
     elif family == "flux":
         cfg = comfy.supported_models.Flux(dict(_FLUX))
         base = cfg.get_model({}, device=cpu)

@@ -332,3 +332,44 @@ def test_fingerprint_tells_checkpoints_apart():
     assert N.fingerprint(a) == N.fingerprint(a2) != N.fingerprint(b)
     info = N.backbone_info(a)
     assert info["latent_channels"] == 4 and info["sampling"] == "eps" and info["shift"] is None
+
+
+@pytest.mark.parametrize("family", ["sd15", "sdxl", "flux"])
+def test_train_on_real_latent_models_with_and_without_conditioning(family, tmp_path, monkeypatch):
+    """As in the server: the model is built and the node runs under ``torch.inference_mode``. With its
+    conditioning it trains and the module applies to its backbone; without it, a model that needs text
+    conditioning fails before training with an error naming 'conditioning' (issue 18)."""
+    from priorpaint.support.comfy_models import tiny_model
+
+    monkeypatch.setattr(folder_paths, "models_dir", str(tmp_path / "models"))
+    monkeypatch.setattr(folder_paths, "get_output_directory", lambda: str(tmp_path / "output"))
+    with torch.inference_mode():
+        b = tiny_model(family, seed=0)
+        images = torch.rand(2, 64, 64, 3, generator=torch.Generator().manual_seed(0))
+        args = dict(model=b.model, vae=b.vae, images=images, name=f"t-{family}", mask_kind="mixed", iterations=2,
+                    batch=2, crop=4, steps=2, lr_actor=1e-2, lr_critic=1e-2, lam=0.1, beta=1.0, seed=0, resume=False,
+                    checkpoint_every=100)
+        g, path = N.TrainAIDGuidance.execute(**args, conditioning=b.positive).args
+        assert os.path.isfile(path) and g.info["backbone"]["latent_channels"] == b.latent_channels
+        assert all(torch.isfinite(p).all() for p in g.net.parameters())
+        N.ApplyAIDGuidance.execute(b.model, g, 1.0)
+        with pytest.raises(ValueError, match="Train AID Guidance: input 'conditioning': is not connected"):
+            N.TrainAIDGuidance.execute(**dict(args, name=f"u-{family}"))
+
+
+def test_resume_checks_backbone_and_network(tmp_path, monkeypatch):
+    from priorpaint.nodes.models import LoadDemoModel
+
+    monkeypatch.setattr(folder_paths, "models_dir", str(tmp_path / "models"))
+    monkeypatch.setattr(folder_paths, "get_output_directory", lambda: str(tmp_path / "output"))
+    model, vae, _ = LoadDemoModel.execute("stationary-gaussian", "eps").args
+    other, _, _ = LoadDemoModel.execute("priorpaint-unet", "eps").args
+    images = torch.rand(2, 16, 16, 3, generator=torch.Generator().manual_seed(0))
+    args = dict(model=model, vae=vae, images=images, name="r", mask_kind="mixed", iterations=1, batch=2, crop=8,
+                steps=2, lr_actor=1e-2, lr_critic=1e-2, lam=0.1, beta=1.0, seed=0, resume=True, checkpoint_every=1)
+    N.TrainAIDGuidance.execute(**args)
+    with pytest.raises(ValueError, match="input 'resume'.*another network.*context: checkpoint None vs now True"):
+        N.TrainAIDGuidance.execute(**dict(args, iterations=2, context=True))
+    with pytest.raises(ValueError, match="input 'resume'.*another backbone.*fingerprint"):
+        N.TrainAIDGuidance.execute(**dict(args, iterations=2, model=other))
+    N.TrainAIDGuidance.execute(**dict(args, iterations=2))  # the same settings resume

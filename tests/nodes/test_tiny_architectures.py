@@ -10,6 +10,7 @@ import comfy.utils
 from priorpaint.support.comfy_models import FAMILIES, tiny_model
 
 EXPECTED = {"sd15": (comfy.model_sampling.EPS, 4), "sd2v": (comfy.model_sampling.V_PREDICTION, 4),
+            "sdxl": (comfy.model_sampling.EPS, 4),
             "flux": (comfy.model_sampling.CONST, 16), "wan": (comfy.model_sampling.CONST, 16)}
 
 

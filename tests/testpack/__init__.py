@@ -20,7 +20,7 @@ class TinyModel(io.ComfyNode):
         return io.Schema(
             node_id="PriorPaintTestTinyModel", display_name="Tiny Model (tests)", category="PriorPaint/_for_testing",
             description="A real ComfyUI architecture at a tiny random configuration, for tests.",
-            inputs=[io.Combo.Input("family", options=list(FAMILIES), tooltip="sd15 (EPS), sd2v (v-prediction), flux (flow)"),
+            inputs=[io.Combo.Input("family", options=list(FAMILIES), tooltip="sd15 (EPS), sd2v (v-prediction), sdxl (EPS + ADM), flux (flow), wan (video, flow)"),
                     io.Int.Input("seed", default=0, min=0, max=2**31, tooltip="weights seed")],
             outputs=[io.Model.Output("model"), io.Vae.Output("vae"), io.Conditioning.Output("positive"),
                      io.Conditioning.Output("negative")],
