@@ -2,10 +2,13 @@
 PY := .venv/bin/python
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: comfyui demo test test-core test-nodes test-e2e workflows readme-images demo-model bench bench-quick bench-base-samplers bench-vipaint bench-aid aid-demo browser-deps node-docs soak registry-check demo-prior clean
+.PHONY: comfyui comfyui-latest test-comfyui-latest demo test test-core test-nodes test-e2e workflows readme-images demo-model bench bench-quick bench-base-samplers bench-hostile bench-vipaint bench-aid aid-demo browser-deps node-docs soak registry-check demo-prior clean
 
 comfyui:            ## venv with the pinned torch stack + ComfyUI 0.3.75 in .comfyui/ (or $COMFYUI_PATH), pack linked
 	@bash tools/product/setup_comfyui.sh
+
+comfyui-latest: comfyui ## the newest ComfyUI available here (../shared/vendor/comfyui-0.33.0.tar.gz) in .comfyui-latest/; skipped when absent
+	@bash tools/product/setup_comfyui_latest.sh 2> >(grep -v '^WARNING: Location' >&2)
 
 demo: comfyui       ## boot ComfyUI headless, inpaint a held-out photo, write out/demo_grid.png
 	$(PY) tools/product/demo.py
@@ -17,7 +20,14 @@ browser-deps:       ## Debian's chromium + chromium-driver for the browser test 
 	  { $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium chromium-driver; }; }
 
 test: comfyui browser-deps ## all three tiers: core (pure torch), nodes (in-process ComfyUI), e2e (real server + headless Chromium)
+	@echo "[test] ComfyUI $$(sed -n 's/^__version__ = "\(.*\)"/\1/p' $${COMFYUI_PATH:-.comfyui}/comfyui_version.py)"
 	$(PY) -m pytest -q
+
+test-comfyui-latest: comfyui-latest browser-deps ## the whole suite (browser test included) against .comfyui-latest/; skipped when absent
+	@if [ -f .comfyui-latest/comfyui_version.py ]; then \
+	  echo "[test-comfyui-latest] ComfyUI $$(sed -n 's/^__version__ = "\(.*\)"/\1/p' .comfyui-latest/comfyui_version.py)"; \
+	  COMFYUI_PATH=$(CURDIR)/.comfyui-latest PYTHONPATH=$(CURDIR)/.venv-overlay-latest $(PY) -m pytest -q; \
+	else echo "[test-comfyui-latest] skipped: no ../shared/vendor/comfyui-0.33.0.tar.gz"; fi
 
 test-core: comfyui
 	$(PY) -m pytest -q tests/core
@@ -50,6 +60,10 @@ bench: comfyui      ## full bench: exact priors + demo model, writes docs/benchm
 
 bench-base-samplers: comfyui ## RePaint+ around euler / dpmpp_2m / dpmpp_2m_sde / uni_pc vs core at equal NFE (docs/base-samplers.json)
 	$(PY) tools/bench/bench_base_samplers.py
+	$(PY) tools/bench/bench.py --report-only
+
+bench-hostile: comfyui ## peak memory of hostile inputs (AID metadata, max_points, DCE at 4096²) vs bounds, docs/hostile-memory.json
+	$(PY) tools/bench/bench_hostile_memory.py --check
 	$(PY) tools/bench/bench.py --report-only
 
 bench-vipaint: comfyui ## VIPaint's time and peak memory vs a plain sampler of equal steps (docs/vipaint-cost.json)

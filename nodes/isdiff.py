@@ -10,7 +10,7 @@ import comfy.samplers
 from ..samplers import dce as dce_core
 from ..samplers import gmm_seed as seed_core
 from ..samplers import harmonized as dsr
-from ..samplers.masks import InputError, bchw_to_image, check_finite, dilate, image_to_bchw, mask_for
+from ..samplers.masks import InputError, check_finite, dilate, image_to_bchw, mask_for
 from ..samplers import noise as rng
 from .common import CATEGORY, node_error, send_ui_message
 from .sampling import make_ksampler
@@ -133,10 +133,16 @@ class DCECheck(io.ComfyNode):
                                                      "both a hole and known pixels"))
         scores = dce_core.dce(x, m, bins=bins, texture=texture)
         heat = dce_core.heat_map(x, m, bins=bins)
-        rgb = torch.cat([heat, torch.zeros_like(heat), 1 - heat], 1) * m + x * (1 - m) * 0.5
+        # the picture: the known region dimmed, the hole coloured by surprise (red) -- one image-sized buffer
+        rgb = torch.empty(x.shape[0], x.shape[-2], x.shape[-1], 3)
+        for c, part in enumerate((heat, None, 1 - heat)):
+            view = rgb[..., c]
+            view.copy_(x[:, c]).mul_(0.5).mul_(1 - m[:, 0])
+            if part is not None:
+                view.add_(part[:, 0] * m[:, 0])
         kl, ce = float(scores["kl"].mean()), float(scores["dce"].mean())
         text = " | ".join(f"KL {k:.4f}  DCE {d:.4f}" for k, d in zip(scores["kl"].tolist(), scores["dce"].tolist()))
-        return io.NodeOutput(kl, ce, bchw_to_image(rgb.clamp(0, 1)), heat[:, 0].contiguous(), ui=ui.PreviewText(text))
+        return io.NodeOutput(kl, ce, rgb.clamp_(0, 1), heat[:, 0].contiguous(), ui=ui.PreviewText(text))
 
 
 # ---------------------------------------------------------------------------------------------

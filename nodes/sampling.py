@@ -16,6 +16,8 @@ in VE coordinates, exactly:
 """
 from __future__ import annotations
 
+import contextlib
+
 from typing import Callable
 
 import torch
@@ -80,6 +82,42 @@ def known_at(model, sigma: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
     """The known image at sampler level ``sigma`` ([B]) the model's own way (``scale_latent_inpaint``),
     in sampler coordinates."""
     return model.inner_model.inner_model.scale_latent_inpaint(sigma=sigma, noise=noise, latent_image=model.latent_image)
+
+
+@contextlib.contextmanager
+def differentiable_forward():
+    """A forward pass whose graph can be back-propagated through every model family.
+
+    ComfyUI ≥ 0.14 runs some kernels (the DiT families' rotary embedding, through ``comfy_kitchen``)
+    without an autograd formula unless ``comfy.model_management.in_training`` is set -- the switch its
+    own training node (``comfy_extras/nodes_train.py``) sets around its loop. It is set here the same
+    way, for the forward call only, and restored after. Older ComfyUI has no switch and needs none
+    before 0.8; 0.8–0.13 fail in the backward pass, which :func:`autograd_unsupported` turns into a
+    clear error."""
+    mm = comfy.model_management
+    if not hasattr(mm, "in_training"):
+        yield
+        return
+    before = mm.in_training
+    mm.in_training = True
+    try:
+        yield
+    finally:
+        mm.in_training = before
+
+
+def autograd_unsupported(err: BaseException, node: str) -> ValueError | None:
+    """The clear error for a model whose forward pass this ComfyUI cannot differentiate, else None."""
+    if not isinstance(err, RuntimeError) or "no autograd formula" not in str(err):
+        return None
+    try:
+        from comfyui_version import __version__ as version
+    except Exception:
+        version = "this version"
+    return ValueError(f"PriorPaint {node}: input 'model': ComfyUI {version} runs part of this model (its rotary "
+                      "embedding, through comfy_kitchen) without gradients, which this node needs; use ComfyUI "
+                      "≥ 0.14, where the pack switches it to plain torch, or another model family "
+                      f"({str(err)[:120]})")
 
 
 class VEView:
@@ -181,7 +219,7 @@ class VEView:
         s = self.from_ve_sigma(s_ve)
         # saved tensors are copied: ComfyUI's models update some activations in place (Flux's blocks do
         # ``x += ...``), which would otherwise invalidate what autograd saved for the backward pass
-        with torch.autograd.graph.saved_tensors_hooks(_pack_copy, _unpack):
+        with torch.autograd.graph.saved_tensors_hooks(_pack_copy, _unpack), differentiable_forward():
             x0 = self.model(self.from_ve(x_ve, s_ve), s * self.s_in.clone(), **self._diff_extra)
         self._count(x_ve.detach(), x0.detach(), s_ve)
         return x0
@@ -239,6 +277,23 @@ def finish_known(model, x: torch.Tensor, sigmas: torch.Tensor, extra_args: dict)
     return m * x + (1.0 - m) * known_at(model, sig, noise.to(x))
 
 
+NODE_OF = {"repaint": "RePaint+ Sampler", "repaint_plus": "RePaint+ Sampler", "harmonized": "Harmonized Sampler",
+           "vipaint": "VIPaint", "dps": "DPS sampler"}  # the node a SAMPLER came from, for messages
+
+
+def check_noise_mask(mask: torch.Tensor | None, name: str) -> None:
+    """A noise mask with NaN/inf or values outside [0, 1] gets a clear error before any model call
+    (ComfyUI passes it through unchecked; the result would be NaN or a silently clamped blend)."""
+    if mask is None:
+        return
+    bad = not bool(torch.isfinite(mask).all())
+    if bad or float(mask.min()) < 0 or float(mask.max()) > 1:
+        what = "NaN or Inf values" if bad else f"values in [{float(mask.min()):.4g}, {float(mask.max()):.4g}]"
+        node = NODE_OF.get(name, name)
+        raise ValueError(f"PriorPaint {node}: input 'latent_image': its noise_mask has {what}; expected a "
+                         "mask in [0, 1] (1 = inpaint), e.g. from SetLatentNoiseMask or VAE Encode (for Inpainting)")
+
+
 def make_ksampler(fn: Callable, name: str, **options) -> comfy.samplers.KSAMPLER:
     """The SAMPLER of one pack method: ``fn(model, x, sigmas, extra_args, callback, disable, **options)``
     is a k-diffusion sampler function (``model`` is ComfyUI's ``KSamplerX0Inpaint``); the factory adds
@@ -248,6 +303,7 @@ def make_ksampler(fn: Callable, name: str, **options) -> comfy.samplers.KSAMPLER
     @torch.no_grad()
     def sample(model, x, sigmas, extra_args=None, callback=None, disable=None, **opts):
         extra_args = dict(extra_args or {})
+        check_noise_mask(extra_args.get("denoise_mask"), name)
         # a copy: some samplers write into the schedule they are given (uni_pc sets its last σ to 1e-3)
         out = fn(model, x, sigmas.clone(), extra_args=extra_args, callback=callback, disable=disable, **opts)
         return finish_known(model, out, sigmas, extra_args)

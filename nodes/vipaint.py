@@ -18,10 +18,10 @@ import comfy.utils
 import latent_preview
 
 from ..samplers import vipaint as core
-from ..samplers.masks import InputError, check_finite, image_to_bchw, resize_mask
+from ..samplers.masks import InputError, check_finite, fit_spatial, image_to_bchw, resize_mask, vae_crop
 from .common import CATEGORY, node_error, send_ui_message
 from .isdiff import latent_hole
-from .sampling import VEView, make_ksampler
+from .sampling import VEView, autograd_unsupported, make_ksampler
 
 NODE = "VIPaint"
 
@@ -226,8 +226,18 @@ class VIPaint(io.ComfyNode):
             r = vae.spacial_compression_decode()
             want = (x.shape[-2] * r, x.shape[-1] * r) if isinstance(r, int) else None
             if want is not None and tuple(img.shape[-2:]) != want:
-                raise node_error(NODE, InputError("image", f"is {img.shape[-1]}x{img.shape[-2]} (WxH)",
-                                                  f"the decoded size of 'latent_image', {want[1]}x{want[0]}"))
+                crop = vae_crop(tuple(img.shape[-2:]), want)  # the photo before VAEEncode's crop: crop it alike
+                if crop is None or (crop[2], crop[3]) != want:
+                    raise node_error(NODE, InputError("image", f"is {img.shape[-1]}x{img.shape[-2]} (WxH)",
+                                                      f"the decoded size of 'latent_image', {want[1]}x{want[0]}, "
+                                                      "or the image it was encoded from"))
+                top, left, ch, cw = crop
+                img = img[..., top:top + ch, left:left + cw]
+            if want is not None:
+                try:
+                    pixel_mask = fit_spatial(pixel_mask, want, "mask")  # the pack's one mask-size rule
+                except InputError as e:
+                    raise node_error(NODE, e) from None
             img = img.expand(x.shape[0], -1, -1, -1)
 
         ms = model.get_model_object("model_sampling")
@@ -244,9 +254,15 @@ class VIPaint(io.ComfyNode):
         noise_mask = hole if hole.shape[0] == 1 else hole.repeat(samples, 1, 1, 1)
         noise = comfy.sample.prepare_noise(batch, seed)
         callback = latent_preview.prepare_callback(model, len(sigmas) - 1)
-        out = comfy.sample.sample_custom(model, noise, cfg, sampler, sigmas, positive, negative, batch,
-                                         noise_mask=noise_mask, callback=callback,
-                                         disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED, seed=seed)
+        try:
+            out = comfy.sample.sample_custom(model, noise, cfg, sampler, sigmas, positive, negative, batch,
+                                             noise_mask=noise_mask, callback=callback,
+                                             disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED, seed=seed)
+        except RuntimeError as e:
+            clear = autograd_unsupported(e, NODE)
+            if clear is None:
+                raise
+            raise clear from None
         result = {k: v for k, v in latent_image.items() if k not in ("noise_mask", "batch_index")}
         result["samples"] = out
         return io.NodeOutput(result)

@@ -89,15 +89,22 @@ def dce(x: torch.Tensor, mask: torch.Tensor, bins: int = 64, value_range=(0.0, 1
 
 
 def heat_map(x: torch.Tensor, mask: torch.Tensor, bins: int = 64, value_range=(0.0, 1.0),
-             blur: float = 2.0) -> torch.Tensor:
+             blur: float = 2.0, max_pixels: int = 512 * 512) -> torch.Tensor:
     """Where the hole disagrees with its surroundings: per pixel, the surprise ``−log h_k(x)`` under the
     known region's histograms (averaged over channels), inside the hole, normalised to [0, 1] per image
-    by the largest possible surprise ``−log ε``: ``[B, 1, H, W]``."""
-    m = mask.float()[:, :1].expand(x.shape[0], 1, *x.shape[-2:])
-    hk = histograms(x, 1 - m, bins, value_range)  # [B, C, bins]
+    by the largest possible surprise ``−log ε``: ``[B, 1, H, W]``.
+
+    Above ``max_pixels`` positions the map is computed on a regular grid of every s-th pixel (the
+    image's own colours, as :func:`dce` samples them) and upsampled bilinearly, so the working memory is
+    bounded whatever the image size; only the returned map is full size."""
+    h, w = x.shape[-2:]
+    m_full = mask.float()[:, :1].expand(x.shape[0], 1, h, w)
+    s = math.ceil(math.sqrt(h * w / max_pixels)) if h * w > max_pixels else 1
+    xs, m = x[..., ::s, ::s].float(), m_full[..., ::s, ::s]
+    hk = histograms(xs, 1 - m, bins, value_range)  # [B, C, bins]
     lo, hi = value_range
-    idx = (((x.float() - lo) / (hi - lo)).clamp(0, 1) * (bins - 1)).round().long()
-    p = torch.gather(hk, 2, idx.flatten(2)).view_as(x)
+    idx = (((xs - lo) / (hi - lo)).clamp(0, 1) * (bins - 1)).round().long()
+    p = torch.gather(hk, 2, idx.flatten(2)).view_as(xs)
     surprise = -(p + EPS).log().mean(1, keepdim=True) / -torch.log(torch.tensor(EPS))
     if blur > 0:
         r = max(1, int(3 * blur))
@@ -106,4 +113,6 @@ def heat_map(x: torch.Tensor, mask: torch.Tensor, bins: int = 64, value_range=(0
         k = (k / k.sum()).to(surprise.dtype)
         surprise = F.conv2d(F.pad(surprise, (r, r, 0, 0), mode="replicate"), k.view(1, 1, 1, -1))
         surprise = F.conv2d(F.pad(surprise, (0, 0, r, r), mode="replicate"), k.view(1, 1, -1, 1))
-    return (surprise * m).clamp(0, 1)
+    if s > 1:
+        surprise = F.interpolate(surprise, size=(h, w), mode="bilinear", align_corners=False)
+    return surprise.mul_(m_full).clamp_(0, 1)

@@ -27,12 +27,16 @@ class InputError(ValueError):
         self.input_name = name
 
 
-def image_to_bchw(image: torch.Tensor, name: str = "image") -> torch.Tensor:
-    """IMAGE ``[B, H, W, C]`` → ``[B, C, H, W]`` (a view; callers must not write into it)."""
+def image_to_bchw(image: torch.Tensor, name: str = "image", channels: int | None = 3) -> torch.Tensor:
+    """IMAGE ``[B, H, W, C]`` → ``[B, C, H, W]`` (a view; callers must not write into it). ``channels``:
+    the number required (RGB by default; an alpha channel is refused, never silently dropped)."""
     if image.ndim == 3:
         image = image[None]
     if image.ndim != 4:
         raise InputError(name, f"has shape {tuple(image.shape)}", "an IMAGE [B, H, W, C]")
+    if channels is not None and image.shape[-1] != channels:
+        hint = " (RGBA: split off the alpha with ComfyUI's 'Split Image with Alpha')" if image.shape[-1] == 4 else ""
+        raise InputError(name, f"has {image.shape[-1]} channels{hint}", f"an RGB IMAGE with {channels} channels")
     return image.movedim(-1, 1)
 
 

@@ -70,6 +70,17 @@ _FLUX = dict(image_model="flux", in_channels=16, out_channels=16, vec_in_dim=768
 _WAN = dict(image_model="wan2.1", model_type="t2v", dim=64, ffn_dim=128, num_heads=2, num_layers=1, text_dim=4096,
             freq_dim=256, in_dim=16, out_dim=16, patch_size=(1, 2, 2), eps=1e-6)
 
+def _flux_config() -> dict:
+    """The tiny Flux config for the running ComfyUI: since 0.4 ``FluxParams`` also needs ``txt_ids_dims``
+    (which text-position axes carry ids; ``[]`` for Flux.1, as ComfyUI's own model detection sets it)."""
+    import dataclasses
+
+    import comfy.ldm.flux.model
+
+    fields = {f.name for f in dataclasses.fields(comfy.ldm.flux.model.FluxParams)}
+    return dict(_FLUX, **({"txt_ids_dims": []} if "txt_ids_dims" in fields else {}))
+
+
 FAMILIES = ("sd15", "sd2v", "sdxl", "flux", "wan")
 
 
@@ -149,7 +160,7 @@ def tiny_model(family: str = "sd15", seed: int = 0) -> TinyBundle:
         ctx, channels = 2048, 4
         extras = {"pooled_output": torch.zeros(1, 1280), "width": 64, "height": 64}
     elif family == "flux":
-        cfg = comfy.supported_models.Flux(dict(_FLUX))
+        cfg = comfy.supported_models.Flux(_flux_config())
         base = cfg.get_model({}, device=cpu)
         ctx, channels = 4096, 16
         extras = {"pooled_output": torch.zeros(1, 768), "guidance": 3.5}

@@ -62,6 +62,17 @@ def vip(latent, mask=None, **kw):
                            *args, **kw)
 
 
+def run_sampler(sampler, mask):
+    import comfy.sample
+    import comfy.samplers
+
+    y = EXACT_LAT["samples"]
+    sigmas = comfy.samplers.calculate_sigmas(MODEL.get_model_object("model_sampling"), "karras", 4)
+    return comfy.sample.sample_custom(MODEL, torch.randn(y.shape, generator=torch.Generator().manual_seed(0)), 1.0,
+                                      sampler, sigmas, cond(), cond(), y, noise_mask=mask[:, None], disable_pbar=True,
+                                      seed=0)
+
+
 def gmm(latent, mask=None, **kw):
     return GMMSeed.execute(latent, 3, 0, 500, 0.0, mask=mask)
 
@@ -85,6 +96,10 @@ CASES = {
     "dce: empty mask": (lambda: DCECheck.execute(img(), hole(value=0.0)), "DCE Check", "'mask'", "is empty"),
     "dce: full mask": (lambda: DCECheck.execute(img(), torch.ones(1, 16, 16)), "DCE Check", "'mask'", "covers"),
     "dce: mask aspect ratio": (lambda: DCECheck.execute(img(), hole(h=8, w=32)), "DCE Check", "'mask'", "aspect"),
+    "dce: RGBA image": (lambda: DCECheck.execute(img(c=4), hole()), "DCE Check", "'image'",
+                        "4 channels (RGBA: split off the alpha with ComfyUI's 'Split Image with Alpha')"),
+    "dce: mask of another shape than the image": (lambda: DCECheck.execute(img(h=56, w=96), hole(h=60, w=60)),
+                                                  "DCE Check", "'mask'", "before VAEEncode's crop"),
     # Composite
     "composite: size mismatch": (lambda: Composite.execute(img(), img(h=32), hole()), "Composite", "'inpainted'",
                                  "the same size"),
@@ -97,6 +112,15 @@ CASES = {
     # RePaint+ Sampler
     "repaint+: window reversed": (lambda: RePaintPlusSampler.execute(
         "repaint_plus_b", 1, 1, "capped", 4.0, 0.8, 0.2, 0.0, 1.0), "RePaint+", "start_percent", ""),
+    "repaint+: NaN noise mask": (lambda: run_sampler(RePaintPlusSampler.execute(
+        "repaint_plus_b", 1, 1, "capped", 4.0, 0.0, 1.0, 0.0, 1.0).result[0], hole(h=4, w=4, value=NAN)),
+        "RePaint+ Sampler", "'latent_image'", "its noise_mask has NaN or Inf values"),
+    "repaint+: noise mask > 1": (lambda: run_sampler(RePaintPlusSampler.execute(
+        "repaint_plus_b", 1, 1, "capped", 4.0, 0.0, 1.0, 0.0, 1.0).result[0], hole(h=4, w=4, value=3.0)),
+        "RePaint+ Sampler", "'latent_image'", "values in [0, 3]"),
+    "harmonized: NaN noise mask": (lambda: run_sampler(HarmonizedSampler.execute(
+        0.5, 3, 2, "fixed", 1.5, 5, 2000, 0.0, False).result[0], hole(h=4, w=4, value=NAN)),
+        "Harmonized Sampler", "'latent_image'", "NaN or Inf"),
     # Harmonized Sampler
     "harmonized: not a k-diffusion SAMPLER": (lambda: HarmonizedSampler.execute(
         0.5, 3, 2, "fixed", 1.5, 5, 2000, 0.0, False, sampler=object()), "Harmonized Sampler", "'sampler'",

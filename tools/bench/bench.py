@@ -476,12 +476,23 @@ def extra_sections() -> list[str]:
         lines.append("")
     d = _doc_json("soak.json")
     if d:
-        lines += ["## (e) Soak: one server, many prompts (`make soak`)", "",
+        lines += ["## (f) Soak: one server, many prompts (`make soak`)", "",
                   f"{d['prompts']} queued prompts cycling through every PriorPaint node (each with a changed seed or "
                   f"widget, so it re-executes), every 7th interrupted after 1 s ({d['interrupted']} were stopped mid-run); "
                   f"{d['failed']} failed. Server resident memory after {d['warmup']} warm-up prompts "
                   f"{d['rss_after_warmup_mib']:.0f} MiB, at the end {d['rss_final_mib']:.0f} MiB: "
                   f"**{d['growth_pct']:+.1f}%** (goal ≤ 5%). {d['minutes']:.1f} min.", ""]
+    d = _doc_json("hostile-memory.json")
+    if d:
+        lines += ["## (g) Hostile inputs: peak memory (`make bench-hostile`)", "",
+                  "Each case in a fresh process; memory is the process's peak resident set above its size with "
+                  "ComfyUI, the pack and the inputs loaded (`VmHWM − VmRSS`). `make bench-hostile` fails when a case "
+                  "exceeds its bound; `tests/nodes/test_memory_bounds.py` runs the same check.", "",
+                  "| case | peak above baseline | bound | why bounded | s | result |", "|---|---|---|---|---|---|"]
+        for r in d["rows"]:
+            lines.append(f"| {r['what']} | {r['above_baseline_mib']:.0f} MiB | {r['bound_mib']} MiB | {r['why']} | "
+                         f"{r['seconds']:.2f} | {r['result'].replace('|', '/')[:90]} |")
+        lines.append("")
     return lines
 
 

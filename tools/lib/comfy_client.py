@@ -78,6 +78,11 @@ class ComfyServer:
     def output_dir(self) -> str:
         return os.path.join(self.workdir, "output")
 
+    @property
+    def guidance_dir(self) -> str:
+        """An ``inpaint_guidance`` models folder of this server (with extra packs: tests drop modules here)."""
+        return os.path.join(self.workdir, "inpaint_guidance")
+
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self, timeout: float = 180.0) -> "ComfyServer":
         cdir = comfy_dir()
@@ -102,7 +107,9 @@ class ComfyServer:
                 whitelist.append(name)
             cfg = os.path.join(self.workdir, "extra_model_paths.yaml")
             with open(cfg, "w") as f:
-                f.write(f"priorpaint_tests:\n  base_path: {self.workdir}\n  custom_nodes: custom_nodes\n")
+                f.write(f"priorpaint_tests:\n  base_path: {self.workdir}\n  custom_nodes: custom_nodes\n"
+                        "  inpaint_guidance: inpaint_guidance\n")
+            os.makedirs(self.guidance_dir, exist_ok=True)
             cmd += ["--extra-model-paths-config", cfg]
         i = cmd.index("--whitelist-custom-nodes")
         cmd[i + 1:i + 2] = whitelist
