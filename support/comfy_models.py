@@ -179,5 +179,35 @@ def tiny_model(family: str = "sd15", seed: int = 0) -> TinyBundle:
     return TinyBundle(mp, vae, pos, neg, channels, family)
 
 
+SD15_REAL_UNET = dict(_UNET_BASE, model_channels=320, num_res_blocks=[2, 2, 2, 2], transformer_depth=[1, 1, 1, 1, 1, 1, 0, 0],
+                      channel_mult=[1, 2, 4, 4], transformer_depth_middle=1, context_dim=768, num_heads=8,
+                      transformer_depth_output=[1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0])  # ComfyUI's SD1.5 detection
+SD_REAL_VAE = {"double_z": True, "z_channels": 4, "resolution": 256, "in_channels": 3, "out_ch": 3, "ch": 128,
+               "ch_mult": [1, 2, 4, 4], "num_res_blocks": 2, "attn_resolutions": [], "dropout": 0.0}
+
+
+def real_size_sd15(seed: int = 0) -> TinyBundle:
+    """ComfyUI's SD1.5 UNet (860 M parameters) and SD VAE (84 M) at their real sizes, random weights: for
+    measuring time and memory as a user's checkpoint would cost them (3.7 GB of float32 weights)."""
+    g = torch.Generator().manual_seed(seed)
+    cfg = comfy.supported_models.SD15(dict(SD15_REAL_UNET))
+    base = cfg.get_model({}, device=torch.device("cpu"))
+    _init_(base.diffusion_model, g)
+    mp = comfy.model_patcher.ModelPatcher(base, load_device=comfy.model_management.get_torch_device(),
+                                          offload_device=comfy.model_management.unet_offload_device())
+    from comfy.ldm.models.autoencoder import AutoencoderKL
+
+    proto = AutoencoderKL(ddconfig=SD_REAL_VAE, embed_dim=4)
+    sd = {k: (torch.randn(v.shape, generator=g) * 0.02 if v.dtype.is_floating_point else v)
+          for k, v in proto.state_dict().items()}
+    sd.update({k: torch.ones_like(v) for k, v in sd.items() if k.endswith("norm.weight") or ".norm" in k
+               and k.endswith("weight") and v.ndim == 1})
+    del proto
+    vae = comfy.sd.VAE(sd=sd, config={"params": {"ddconfig": SD_REAL_VAE, "embed_dim": 4}})
+    pos = [[torch.randn(1, 77, 768, generator=g) * 0.1, {}]]
+    neg = [[torch.zeros(1, 77, 768), {}]]
+    return TinyBundle(mp, vae, pos, neg, 4, "sd15-real")
+
+
 __all__ = ["PriorDenoiser", "exact_prior_model", "tiny_model", "tiny_vae", "TinyBundle", "FAMILIES", "PREDICTIONS",
            "empty_conditioning"]

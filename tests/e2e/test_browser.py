@@ -19,8 +19,11 @@ DRIVER = os.environ.get("PRIORPAINT_CHROMEDRIVER", "/usr/bin/chromedriver")
 SHOTS = os.path.join(harness.ROOT, "out", "browser")
 
 
-@pytest.fixture(scope="module")
-def browser(server):
+FRONTENDS = {"classic": False, "nodes2": True}  # Comfy.VueNodes.Enabled: the frontend's Nodes 2.0 (Vue) mode
+
+
+@pytest.fixture(scope="module", params=list(FRONTENDS))
+def browser(server, request):
     if not (os.path.exists(CHROMIUM) and os.path.exists(DRIVER)):
         pytest.fail(f"Chromium/ChromeDriver not found at {CHROMIUM} / {DRIVER}: run 'make browser-deps'")
     from selenium import webdriver
@@ -33,6 +36,7 @@ def browser(server):
         opts.add_argument(a)
     # a fresh user would get the template browser on first load: mark the tutorial as done
     server.post_json("/settings/Comfy.TutorialCompleted", True)
+    server.post_json("/settings/Comfy.VueNodes.Enabled", FRONTENDS[request.param])
     drv = webdriver.Chrome(service=Service(DRIVER), options=opts)
     drv.set_script_timeout(120)
     try:
@@ -45,6 +49,9 @@ def browser(server):
             time.sleep(0.5)
         else:
             pytest.fail("the ComfyUI frontend did not start in the browser")
+        mode = drv.execute_script("return app.extensionManager?.setting?.get?.('Comfy.VueNodes.Enabled') ?? null")
+        assert mode == FRONTENDS[request.param], f"frontend mode {request.param}: setting reads {mode}"
+        drv.frontend_mode = request.param
         os.makedirs(SHOTS, exist_ok=True)
         yield drv
     finally:
@@ -118,7 +125,7 @@ def test_workflow_loads_queues_and_renders_in_the_browser(server, browser, name)
         "const done = arguments[arguments.length - 1];"
         "Promise.resolve(app.extensionManager?.command?.execute?.('Comfy.Canvas.FitView')).then(() => done(1), () => done(0));")
     time.sleep(0.5)
-    browser.save_screenshot(os.path.join(SHOTS, name + ".png"))
+    browser.save_screenshot(os.path.join(SHOTS, f"{name}-{browser.frontend_mode}.png"))
     assert browser.execute_script(SHOWN), f"{name}: the output image never reached the SaveImage node on the page"
     # the pack's JS extension shows what the node learned at run time (DCE attempts, VIPaint loss, AID metadata)
     for node_type in ("PriorPaintHarmonizedSampler", "PriorPaintVIPaint", "PriorPaintLoadAIDGuidance"):
