@@ -2,7 +2,7 @@
 from comfy_api.latest import ComfyExtension, io
 
 from .aid import ApplyAIDGuidance, LoadAIDGuidance, TrainAIDGuidance
-from .image import Composite
+from .image import Composite, ExamplePhoto
 from .isdiff import DCECheck, GMMSeed, HarmonizedSampler
 from .models import LoadDemoModel
 from .repaint import RePaintPlusSampler
@@ -10,7 +10,7 @@ from .vipaint import VIPaint
 
 NODES: list[type[io.ComfyNode]] = [LoadDemoModel, Composite, RePaintPlusSampler, GMMSeed, DCECheck,
                                    HarmonizedSampler, VIPaint, LoadAIDGuidance,
-                                   ApplyAIDGuidance, TrainAIDGuidance]
+                                   ApplyAIDGuidance, TrainAIDGuidance, ExamplePhoto]
 
 
 class PriorPaintExtension(ComfyExtension):

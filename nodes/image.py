@@ -1,6 +1,9 @@
-"""Image nodes: colour-safe compositing of an inpainted result onto its original."""
+"""Image nodes: colour-safe compositing of an inpainted result onto its original; the example photo."""
 from __future__ import annotations
 
+import os
+
+import numpy as np
 import torch
 from comfy_api.latest import io
 
@@ -57,3 +60,72 @@ class Composite(io.ComfyNode):
         out = core.composite(orig.float(), inp.float().to(orig.device), m.float(), float(feather),
                              colour_match == "lab_mean_std")
         return io.NodeOutput(bchw_to_image(out.clamp(0, 1)).to(torch.float32))
+
+
+# ---------------------------------------------------------------------------------------------
+# Example Photo and Mask: templates that run on first click
+# ---------------------------------------------------------------------------------------------
+EXAMPLES_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "demomodel", "images")
+EXAMPLES = {"cat": "cat.jpg", "coffee": "coffee.jpg"}  # CC0 photos (demomodel/images/README.md)
+MASKS = ("box and stroke", "box", "stroke")
+
+
+def example_mask(h: int, w: int, kind: str) -> torch.Tensor:
+    """The demo hole at ``h × w`` (1 = inpaint): a box over the middle and/or a diagonal stroke."""
+    yy, xx = torch.meshgrid(torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32), indexing="ij")
+    mask = torch.zeros(h, w, dtype=torch.bool)
+    if kind in ("box and stroke", "box"):
+        mask[int(0.28 * h):int(0.62 * h), int(0.30 * w):int(0.58 * w)] = True
+    if kind in ("box and stroke", "stroke"):
+        d = ((yy - 0.80 * h) - 0.35 * (xx - 0.55 * w)).abs()
+        mask |= (d < max(1.0, 0.035 * h)) & (xx > 0.55 * w) & (xx < 0.92 * w)
+    return mask.float()
+
+
+def _schema(**kw) -> io.Schema:
+    """``io.Schema`` with the fields this ComfyUI knows (``search_aliases`` arrived after 0.3.75)."""
+    import dataclasses
+
+    known = {f.name for f in dataclasses.fields(io.Schema)}
+    return io.Schema(**{k: v for k, v in kw.items() if k in known})
+
+
+class ExamplePhoto(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return _schema(
+            node_id="PriorPaintExamplePhoto",
+            display_name="Example Photo and Mask",
+            category=f"{CATEGORY}/image",
+            search_aliases=["example image", "sample photo", "demo image", "test image", "inpaint example"],
+            description=(
+                "A photo shipped with the pack (CC0, never used to train the demo models) and a hole mask, so an "
+                "inpainting workflow runs without any file in ComfyUI's input folder. Replace it with Load Image "
+                "(paint the mask in the mask editor) to inpaint your own picture."),
+            inputs=[
+                io.Combo.Input("photo", options=list(EXAMPLES), default="cat", tooltip="Which shipped photo."),
+                io.Int.Input("width", default=256, min=64, max=512, step=8,
+                             tooltip="Output width in pixels (a multiple of 8); the height keeps the photo's aspect "
+                                     "ratio, rounded to a multiple of 8."),
+                io.Combo.Input("hole", options=list(MASKS), default=MASKS[0], tooltip="The shape of the hole."),
+            ],
+            outputs=[io.Image.Output("image", display_name="image", tooltip="The photo, RGB in [0, 1]."),
+                     io.Mask.Output("mask", display_name="mask", tooltip="1 = the region to inpaint.")],
+        )
+
+    @classmethod
+    def execute(cls, photo="cat", width=256, hole=MASKS[0]) -> io.NodeOutput:
+        from PIL import Image
+
+        if photo not in EXAMPLES:
+            raise node_error("Example Photo and Mask", InputError("photo", f"is {photo!r}", f"one of {list(EXAMPLES)}"))
+        if hole not in MASKS:
+            raise node_error("Example Photo and Mask", InputError("hole", f"is {hole!r}", f"one of {list(MASKS)}"))
+        if width % 8 or not 64 <= width <= 512:
+            raise node_error("Example Photo and Mask", InputError("width", f"is {width}", "a multiple of 8 in 64 … 512"))
+        with Image.open(os.path.join(EXAMPLES_DIR, EXAMPLES[photo])) as im:
+            im = im.convert("RGB")
+            height = max(8, round(width * im.height / im.width / 8) * 8)
+            im = im.resize((width, height), Image.LANCZOS)
+            rgb = torch.from_numpy(np.asarray(im, dtype=np.float32) / 255.0)
+        return io.NodeOutput(rgb[None].contiguous(), example_mask(height, width, hole)[None])

@@ -8,6 +8,8 @@ MODEL's own ``model_sampling`` (discrete EPS/V and flow alike: ``percent_to_sigm
 """
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 from comfy_api.latest import io
 
@@ -57,6 +59,9 @@ def _decoder(vae, base_model):
     return decode
 
 
+SPLIT_DECODER = True  # with a VAE, split the backward pass (tools/bench/bench_vipaint_cost.py measures both)
+
+
 def sample_vipaint_k(model, x, sigmas, extra_args=None, callback=None, disable=None, keypoints=2, samples=1,
                      dps_steps=50, prior_grid=None, settings=None, vae=None, image=None, pixel_mask=None,
                      node_id=None):
@@ -71,7 +76,11 @@ def sample_vipaint_k(model, x, sigmas, extra_args=None, callback=None, disable=N
     grid = [view.to_ve_sigma(s) for s in (prior_grid or [])]
     grid = [s for s in grid if s > kp[0]]
     st = settings or core.VIPaintSettings()
-    total = core.count_evaluations(keypoints, st.iterations, dps_steps, st.prior_weight > 0 and len(grid) >= 2)
+    if vae is not None and SPLIT_DECODER and not st.split_decoder:
+        # the decoder in the loop: never hold its graph and the denoiser's together (docs/vipaint.md, cost)
+        st = dataclasses.replace(st, split_decoder=True)
+    total = core.count_evaluations(keypoints, st.iterations, dps_steps, st.prior_weight > 0 and len(grid) >= 2,
+                                   split_decoder=st.split_decoder)
     view.callback(callback, total)
     hole_lat = view.mask(kp[-1]).float()
     hole_lat = hole_lat[:b] if hole_lat.shape[0] > 1 else hole_lat

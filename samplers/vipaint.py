@@ -77,6 +77,25 @@ class VIPaintSettings:
     mean_init_noise: float = 0.1  # c in µ_0 = E(y) + c·ξ (LSUN config)
     std_init: float = 0.7  # τ_i = 0.7/sqrt(η)·h_i
     dps_scale: float = 1.0
+    # *ours*: back-propagate through the decoder and through the denoiser in two passes (the denoiser's
+    # forward is recomputed), so their graphs are never held together; the gradients are unchanged
+    split_decoder: bool = False
+
+
+class _Replay:
+    """Records the noise draws of one pass and replays them in the next (a recomputed forward must see
+    the same randomness)."""
+
+    def __init__(self, noise: Callable[[], torch.Tensor]):
+        self.noise, self.draws, self.i = noise, [], 0
+
+    def record(self) -> torch.Tensor:
+        self.draws.append(self.noise())
+        return self.draws[-1]
+
+    def replay(self) -> torch.Tensor:
+        self.i += 1
+        return self.draws[self.i - 1]
 
 
 class HierarchicalPosterior:
@@ -196,11 +215,22 @@ def fit(post: HierarchicalPosterior, denoise: Denoiser, decode: Decoder, y: torc
                 lp = prior_loss(denoise, post.top(n, xi), post.sigmas[0], prior_grid, noise, generator) \
                     + neg_entropy(post.logvar[0])
                 (st.prior_weight * lp).backward()
-            z, lh = post.walk(denoise, post.top(n, xi), n, noise, with_kl=st.hier_weight > 0)
-            img = decode(denoise(z, s_last))
-            lr = recon_l1(img, y, known)
-            total = st.hier_weight * lh + st.recon_weight * lr
-            total.backward()
+            if not st.split_decoder:
+                z, lh = post.walk(denoise, post.top(n, xi), n, noise, with_kl=st.hier_weight > 0)
+                lr = recon_l1(decode(denoise(z, s_last)), y, known)
+                total = st.hier_weight * lh + st.recon_weight * lr
+                total.backward()
+            else:  # the chain without a graph, the decoder's gradient, then the chain again with one
+                draws = _Replay(noise)
+                with torch.no_grad():
+                    z, _ = post.walk(denoise, post.top(n, xi), n, draws.record, with_kl=False)
+                    x0 = denoise(z, s_last)
+                x0 = x0.detach().requires_grad_(True)
+                lr = recon_l1(decode(x0), y, known)
+                (g_x0,) = torch.autograd.grad(lr, x0)
+                z, lh = post.walk(denoise, post.top(n, xi), n, draws.replay, with_kl=st.hier_weight > 0)
+                total = st.hier_weight * lh + st.recon_weight * lr.detach()
+                (st.hier_weight * lh + st.recon_weight * (denoise(z, s_last) * g_x0).sum()).backward()
         opt.step()
         sched.step()
         rec = {"iteration": it, "prior": float(lp.detach()), "hier": float(lh.detach()), "recon": float(lr.detach()),
@@ -223,16 +253,27 @@ def draw(post: HierarchicalPosterior, denoise: Denoiser, n: int, noise: Callable
 
 def dps_refine(denoise: Denoiser, decode: Decoder, z: torch.Tensor, sigmas: list[float], y: torch.Tensor,
                known: torch.Tensor, scale: float, eta: float, noise: Callable[[], torch.Tensor],
-               on_step: Callable[[int, torch.Tensor, torch.Tensor], None] | None = None) -> torch.Tensor:
+               on_step: Callable[[int, torch.Tensor, torch.Tensor], None] | None = None,
+               split_decoder: bool = False) -> torch.Tensor:
     """DPS from ``sigmas[0]`` (= σ(T_s)) to ``sigmas[-1]`` (0) with the decoder in the loop (one
-    gradient evaluation per step): ``z ← AncestralStep_η(z, x̂) − ζ ∇_z Σ_b ‖k⊙(y − Dec(x̂_b))‖₂``."""
+    gradient evaluation per step): ``z ← AncestralStep_η(z, x̂) − ζ ∇_z Σ_b ‖k⊙(y − Dec(x̂_b))‖₂``.
+    ``split_decoder``: the decoder's gradient first (denoiser forward without a graph), then the
+    denoiser's (forward recomputed), so the two graphs are never held together."""
     for i in range(len(sigmas) - 1):
         s, s_next = float(sigmas[i]), float(sigmas[i + 1])
         with torch.enable_grad():
             zv = z.detach().clone().requires_grad_(True)
-            x0 = denoise(zv, s)
-            r = (known * (y - decode(x0))).flatten(1)
-            (g,) = torch.autograd.grad(r.norm(dim=1).sum(), zv)
+            if split_decoder:
+                with torch.no_grad():
+                    x0 = denoise(zv, s)
+                x0 = x0.detach().requires_grad_(True)
+                r = (known * (y - decode(x0))).flatten(1)
+                (g_x0,) = torch.autograd.grad(r.norm(dim=1).sum(), x0)
+                (g,) = torch.autograd.grad(denoise(zv, s), zv, grad_outputs=g_x0)
+            else:
+                x0 = denoise(zv, s)
+                r = (known * (y - decode(x0))).flatten(1)
+                (g,) = torch.autograd.grad(r.norm(dim=1).sum(), zv)
         x0 = x0.detach()
         z = ancestral_step(z, x0, s, s_next, noise().float() if s_next > 0 else None, eta)
         if s_next > 0:
@@ -242,10 +283,12 @@ def dps_refine(denoise: Denoiser, decode: Decoder, z: torch.Tensor, sigmas: list
     return z.detach()
 
 
-def count_evaluations(keypoints: int, iterations: int, dps_steps: int, prior: bool = True) -> int:
-    """Denoiser calls (each over the whole batch of ``n`` samples): fit, final draw, DPS."""
-    per_iteration = (keypoints - 1) + 1 + (1 if prior else 0)
-    return iterations * per_iteration + (keypoints - 1) + dps_steps
+def count_evaluations(keypoints: int, iterations: int, dps_steps: int, prior: bool = True,
+                      split_decoder: bool = False) -> int:
+    """Denoiser calls (each over the whole batch of ``n`` samples): fit, final draw, DPS (with
+    ``split_decoder`` the fit's chain and each DPS step's denoiser call run twice)."""
+    per_iteration = (1 + int(split_decoder)) * keypoints + (1 if prior else 0)
+    return iterations * per_iteration + (keypoints - 1) + (1 + int(split_decoder)) * dps_steps
 
 
 def sample_vipaint(denoise: Denoiser, decode: Decoder, y_latent: torch.Tensor, hole: torch.Tensor,
@@ -271,7 +314,7 @@ def sample_vipaint(denoise: Denoiser, decode: Decoder, y_latent: torch.Tensor, h
     record = fit(post, denoise, decode, y_pixels, known_pixels, n, noise, generator, prior_grid, on_iteration)
     z = draw(post, denoise, n, noise)
     z = dps_refine(denoise, decode, z, [keypoints[-1]] + list(dps_sigmas), y_pixels, known_pixels, st.dps_scale,
-                   st.eta, noise, on_step)
+                   st.eta, noise, on_step, split_decoder=st.split_decoder)
     rep = HierarchicalPosterior._rep
     m = rep(hole.expand(y_latent.shape[0], *hole.shape[1:]), n)
     return m * z + (1 - m) * rep(y_latent, n), record

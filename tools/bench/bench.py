@@ -466,13 +466,17 @@ def extra_sections() -> list[str]:
         lines.append("")
     d = _doc_json("vipaint-cost.json")
     if d:
-        lines += ["## (d) VIPaint's cost against a plain sampler of equal steps (`make bench-vipaint`)", "",
-                  f"Setting {d['setting']}; each number from a fresh process (docs/vipaint.md explains the method).", "",
-                  "| model | plain euler s | VIPaint s | time× | gradient-evaluation peak × one forward (process) | "
-                  "same, activations only |", "|---|---|---|---|---|---|"]
+        lines += ["## (d) VIPaint's cost against a plain sampler of equal evaluations (`make bench-vipaint`)", "",
+                  "Each number from a fresh process (docs/vipaint.md explains the method and the split backward pass). "
+                  "Peak = the process's peak resident memory during the run; plain = ComfyUI's euler with as many "
+                  "steps as VIPaint makes model evaluations.", "",
+                  "| model | setting | evaluations | plain s | VIPaint s | time per evaluation × | VIPaint peak × plain "
+                  "| same, backward not split |", "|---|---|---|---|---|---|---|---|"]
         for r in d["rows"]:
-            lines.append(f"| {r['model']} | {r['plain_run_s']:.2f} | {r['vipaint_run_s']:.2f} | {r['time_ratio']:.1f}× | "
-                         f"{r['grad_peak_ratio']:.2f}× | {r['grad_rise_ratio']:.1f}× |")
+            joint = f"{r['joint_run_peak_ratio']:.2f}×" if "joint_run_peak_ratio" in r else "–"
+            lines.append(f"| {r['model']} | {r.get('setting', d.get('setting', ''))} | {r['evaluations']} | "
+                         f"{r['plain_run_s']:.1f} | {r['vipaint_run_s']:.1f} | {r['time_ratio']:.1f}× | "
+                         f"{r['run_peak_ratio']:.2f}× | {joint} |")
         lines.append("")
     d = _doc_json("soak.json")
     if d:

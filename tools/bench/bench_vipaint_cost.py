@@ -24,14 +24,14 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 
-MODELS = {  # name: (family, pixel size)
-    "tiny SD1.5 + VAE, 512 px (latent 64²)": ("sd15", 512),
-    "demo UNet (pixel space), 128 px": ("demo", 128),
+MODELS = {  # name: (family, pixel size, fit iterations, DPS steps)
+    "real-size SD1.5 UNet (860 M) + SD VAE (84 M), 512 px": ("sd15-real", 512, 1, 2),
+    "tiny SD1.5 + VAE, 512 px (latent 64²)": ("sd15", 512, 4, 8),
+    "demo UNet (pixel space), 128 px": ("demo", 128, 4, 8),
 }
-ITER, DPS = 4, 8  # VIPaint setting measured: 4 × 3 + 1 + 8 = 21 evaluations
 
 
-def child(family: str, size: int, what: str) -> dict:
+def child(family: str, size: int, what: str, iterations: int, dps: int, split: bool) -> dict:
     sys.path.insert(0, os.path.join(ROOT, "tools", "lib"))
     import comfyenv
 
@@ -41,15 +41,21 @@ def child(family: str, size: int, what: str) -> dict:
     torch.set_num_threads(2)
     import comfy.sample
 
+    from priorpaint.nodes import vipaint as vipaint_node
     from priorpaint.nodes.models import LoadDemoModel
     from priorpaint.nodes.vipaint import VIPaint
     from priorpaint.samplers.vipaint import count_evaluations
-    from priorpaint.support.comfy_models import tiny_model
+    from priorpaint.support.comfy_models import real_size_sd15, tiny_model
+
+    vipaint_node.SPLIT_DECODER = split  # our own switch: measure the backward pass split and not split
 
     with torch.inference_mode():
         if family == "demo":
             model, vae, pos = LoadDemoModel.execute("priorpaint-unet", "eps").args
             neg = pos
+        elif family == "sd15-real":
+            b = real_size_sd15(seed=0)
+            model, vae, pos, neg = b.model, b.vae, b.positive, b.negative
         else:
             b = tiny_model(family, seed=0)
             model, vae, pos, neg = b.model, b.vae, b.positive, b.negative
@@ -57,7 +63,7 @@ def child(family: str, size: int, what: str) -> dict:
         latent = vae.encode(image)
         mask = torch.zeros(1, size, size)
         mask[:, size // 4: 3 * size // 4, size // 4: 3 * size // 4] = 1
-        steps = count_evaluations(2, ITER, DPS)
+        steps = count_evaluations(2, iterations, dps, split_decoder=split and family != "demo")
         noise = comfy.sample.prepare_noise(latent, 0)
 
         def plain(n):
@@ -66,7 +72,7 @@ def child(family: str, size: int, what: str) -> dict:
 
         def vip():
             return VIPaint.execute(model, pos, neg, {"samples": latent, "noise_mask": mask}, 0, 1.0, 550, 400, 2,
-                                   ITER, 0.1, 1e-3, 0.01, 100.0, 100.0, 100.0, DPS, 1.0, 1, vae=vae, image=image)
+                                   iterations, 0.1, 1e-3, 0.01, 100.0, 100.0, 100.0, dps, 1.0, 1, vae=vae, image=image)
 
         import gc
 
@@ -94,32 +100,53 @@ def child(family: str, size: int, what: str) -> dict:
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=os.path.join(ROOT, "docs", "vipaint-cost.json"))
-    ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    ap.add_argument("--models", nargs="*", default=list(MODELS), help="which rows (names as in MODELS)")
+    ap.add_argument("--child", nargs=6, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:
-        print(json.dumps(child(a.child[0], int(a.child[1]), a.child[2])))
+        fam, size, what, it, dps, split = a.child
+        print(json.dumps(child(fam, int(size), what, int(it), int(dps), split == "1")))
         return
+    old = {}
+    if os.path.isfile(a.out):
+        old = {r["model"]: r for r in json.load(open(a.out)).get("rows", [])}
     rows = []
-    for name, (family, size) in MODELS.items():
+    for name, (family, size, it, dps) in MODELS.items():
+        if name not in a.models:
+            if name in old:
+                rows.append(old[name])
+            continue
         got = {}
-        for what in ("plain_forward", "grad_eval", "plain_run", "vipaint_run"):
+        plans = [("plain_forward", 1), ("plain_run", 1), ("grad_eval", 1), ("vipaint_run", 1)]
+        if family != "demo":  # the backward pass not split, for comparison (pixel models have no decoder)
+            plans += [("grad_eval", 0), ("vipaint_run", 0)]
+        for what, split in plans:
             env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536", MALLOC_TRIM_THRESHOLD_="0")
-            r = subprocess.run([sys.executable, __file__, "--child", family, str(size), what], capture_output=True,
-                               text=True, check=True, env=env)
-            got[what] = json.loads(r.stdout.strip().splitlines()[-1])
-        row = {"model": name, "evaluations": got["plain_run"]["evaluations"],
-               "time_ratio": got["vipaint_run"]["wall_s"] / got["plain_run"]["wall_s"],
-               "plain_run_s": got["plain_run"]["wall_s"], "vipaint_run_s": got["vipaint_run"]["wall_s"],
-               "forward_rise_mib": got["plain_forward"]["rise_mib"], "grad_rise_mib": got["grad_eval"]["rise_mib"],
-               "forward_peak_mib": got["plain_forward"]["peak_mib"], "grad_peak_mib": got["grad_eval"]["peak_mib"],
-               "run_peak_ratio": got["vipaint_run"]["peak_mib"] / got["plain_run"]["peak_mib"]}
+            r = subprocess.run([sys.executable, __file__, "--child", family, str(size), what, str(it), str(dps),
+                                str(split)], capture_output=True, text=True, check=True, env=env)
+            got[(what, split)] = json.loads(r.stdout.strip().splitlines()[-1])
+            print(name, what, "split" if split else "joint", got[(what, split)], flush=True)
+        plain, vip, grad, fwd = got[("plain_run", 1)], got[("vipaint_run", 1)], got[("grad_eval", 1)], \
+            got[("plain_forward", 1)]
+        row = {"model": name, "setting": f"K=2, {it} iterations, DPS {dps}", "evaluations": vip["evaluations"],
+               "time_ratio": vip["wall_s"] / plain["wall_s"] * (plain["evaluations"] / vip["evaluations"]),
+               "plain_run_s": plain["wall_s"], "vipaint_run_s": vip["wall_s"],
+               "plain_evaluations": plain["evaluations"],
+               "forward_rise_mib": fwd["rise_mib"], "grad_rise_mib": grad["rise_mib"],
+               "forward_peak_mib": fwd["peak_mib"], "grad_peak_mib": grad["peak_mib"],
+               "plain_run_peak_mib": plain["peak_mib"], "vipaint_run_peak_mib": vip["peak_mib"],
+               "run_peak_ratio": vip["peak_mib"] / plain["peak_mib"]}
         row["grad_peak_ratio"] = row["grad_peak_mib"] / row["forward_peak_mib"]
         row["grad_rise_ratio"] = row["grad_rise_mib"] / row["forward_rise_mib"]
+        if ("vipaint_run", 0) in got:
+            row["joint_run_peak_ratio"] = got[("vipaint_run", 0)]["peak_mib"] / plain["peak_mib"]
+            row["joint_grad_peak_mib"] = got[("grad_eval", 0)]["peak_mib"]
+            row["joint_vipaint_run_s"] = got[("vipaint_run", 0)]["wall_s"]
         rows.append(row)
         print(json.dumps(row), flush=True)
     os.makedirs(os.path.dirname(a.out), exist_ok=True)
     with open(a.out, "w") as f:
-        json.dump({"setting": f"K=2, {ITER} iterations, DPS {DPS}", "rows": rows}, f, indent=1)
+        json.dump({"setting": "per row", "rows": rows}, f, indent=1)
     print("wrote", a.out)
     if a.out == os.path.join(ROOT, "docs", "vipaint-cost.json"):
         render(rows, os.path.join(ROOT, "docs", "vipaint.md"))
@@ -127,13 +154,17 @@ def main():
 
 def render(rows: list[dict], md: str) -> None:
     """Rewrite the cost table between the markers in docs/vipaint.md."""
-    lines = ["| model | plain euler (s) | VIPaint (s) | time × | one forward: rise / peak MiB | one gradient "
-             "evaluation: rise / peak MiB | gradient peak × (process) | gradient rise × (activations) |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| model | setting | VIPaint evaluations | plain euler s (same count) | VIPaint s | time per evaluation × "
+             "| peak: plain run / VIPaint run MiB | VIPaint peak × plain | same, backward not split | "
+             "one gradient evaluation: peak MiB (not split) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['model']} | {r['plain_run_s']:.2f} | {r['vipaint_run_s']:.2f} | {r['time_ratio']:.1f}× | "
-                     f"{r['forward_rise_mib']:.0f} / {r['forward_peak_mib']:.0f} | {r['grad_rise_mib']:.0f} / "
-                     f"{r['grad_peak_mib']:.0f} | {r['grad_peak_ratio']:.2f}× | {r['grad_rise_ratio']:.1f}× |")
+        joint = f"{r['joint_run_peak_ratio']:.2f}×" if "joint_run_peak_ratio" in r else "–"
+        jg = f" ({r['joint_grad_peak_mib']:.0f})" if "joint_grad_peak_mib" in r else ""
+        lines.append(f"| {r['model']} | {r.get('setting', '')} | {r['evaluations']} | {r['plain_run_s']:.1f} | "
+                     f"{r['vipaint_run_s']:.1f} | {r['time_ratio']:.1f}× | "
+                     f"{r.get('plain_run_peak_mib', float('nan')):.0f} / {r.get('vipaint_run_peak_mib', float('nan')):.0f} "
+                     f"| **{r['run_peak_ratio']:.2f}×** | {joint} | {r['grad_peak_mib']:.0f}{jg} |")
     text = open(md).read()
     a, b = text.index("<!-- cost:start -->"), text.index("<!-- cost:end -->")
     with open(md, "w") as f:

@@ -44,6 +44,9 @@ def main():
         print(f"ComfyUI up at {server.url} in {time.time() - t0:.1f}s")
         save_rgba(rgb, mask, os.path.join(server.input_dir, DEMO_INPUT))
         prompt = ui_to_api(load_workflow(a.workflow), server.get_json("/object_info"))
+        for node in prompt.values():  # the template's example photo -> this demo's held-out photo and mask
+            if node["class_type"] == "PriorPaintExamplePhoto":
+                node.update(class_type="LoadImage", inputs={"image": DEMO_INPUT})
         t1 = time.time()
         entry = server.run(prompt)
         save_node = next(k for k, v in prompt.items() if v["class_type"] == "SaveImage")

@@ -17,11 +17,10 @@ TOOLS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [os.path.join(TOOLS, d) for d in ('lib',)]
 from comfy_client import ROOT, ComfyServer, _is_widget  # noqa: E402
 
-from demo_inputs import DEMO_INPUT  # noqa: E402
-
-# Shared building blocks: the image with its alpha mask, the demo model, the encoded latent.
+# Shared building blocks: the shipped example photo and its mask (no file in input/ needed: the
+# templates run on first click), the demo model, the encoded latent.
 LOAD = [
-    (1, "LoadImage", {"image": DEMO_INPUT}, {}),
+    (1, "PriorPaintExamplePhoto", {"photo": "cat", "width": 128, "hole": "box and stroke"}, {}),
     (2, "PriorPaintLoadDemoModel", {"model_name": "priorpaint-unet", "prediction": "eps"}, {}),
     (3, "VAEEncode", {}, {"pixels": (1, 0), "vae": (2, 1)}),
 ]
@@ -30,6 +29,20 @@ MASKED = LOAD + [(4, "SetLatentNoiseMask", {}, {"samples": (3, 0), "mask": (1, 1
 REPAINT_PLUS = (6, "PriorPaintRePaintPlusSampler", {"mode": "repaint_plus_b", "jump_length": 1, "resamples": 1,
                                                     "kappa_mode": "capped", "kappa_cap": 4.0, "sigma_data": 0.5},
                 {"sampler": (5, 0)})
+
+
+HARMONIZED = (7, "PriorPaintHarmonizedSampler", {"checkpoint": 0.5, "attempts": 3, "delta": 2, "threshold_mode": "fixed"},
+              {"sampler": (6, 0), "vae": (2, 1)})
+
+
+def harmonized_tail(prefix):
+    """SamplerCustom with the Harmonized Sampler (node 7) → decode → DCE Check → composite → save (ids 8 … 13)."""
+    return sampler_custom(9, 7, 8) + [
+        (10, "VAEDecode", {}, {"samples": (9, 0), "vae": (2, 1)}),
+        (11, "PriorPaintDCECheck", {"bins": 64, "texture": False}, {"image": (10, 0), "mask": (1, 1)}),
+        (12, "PriorPaintComposite", {"feather": 2.0, "colour_match": "lab_mean_std"},
+         {"original": (1, 0), "inpainted": (10, 0), "mask": (1, 1)}),
+        (13, "SaveImage", {"filename_prefix": prefix}, {"images": (12, 0)})]
 
 
 def ksampler(nid, latent):
@@ -73,15 +86,8 @@ WORKFLOWS = {
     # IS-Diff: GMM seeds and DCE-checked restarts (Harmonized Sampler) around RePaint+, then the DCE check
     # of the result and a colour-safe composite.
     "is_diff": MASKED + [REPAINT_PLUS] + [
-        (7, "PriorPaintHarmonizedSampler", {"checkpoint": 0.5, "attempts": 3, "delta": 2, "threshold_mode": "fixed"},
-         {"sampler": (6, 0), "vae": (2, 1)}),
-    ] + sampler_custom(9, 7, 8) + [
-        (10, "VAEDecode", {}, {"samples": (9, 0), "vae": (2, 1)}),
-        (11, "PriorPaintDCECheck", {"bins": 64, "texture": False}, {"image": (10, 0), "mask": (1, 1)}),
-        (12, "PriorPaintComposite", {"feather": 2.0, "colour_match": "lab_mean_std"},
-         {"original": (1, 0), "inpainted": (10, 0), "mask": (1, 1)}),
-        (13, "SaveImage", {"filename_prefix": "priorpaint_is_diff"}, {"images": (12, 0)}),
-    ],
+        HARMONIZED,
+    ] + harmonized_tail("priorpaint_is_diff"),
     # IS-Diff's seed alone: GMM Seed fills the hole, the stock KSampler starts from it.
     "gmm_seed": LOAD + [
         (4, "PriorPaintGMMSeed", {"components": 5, "seed": 7, "max_points": 2000, "noise_blend": 0.0},
@@ -105,15 +111,8 @@ WORKFLOWS = {
          {"samples": (3, 0), "mask": (1, 1)}),
         (5, "KSamplerSelect", {"sampler_name": "euler"}, {}),
         REPAINT_PLUS,
-        (7, "PriorPaintHarmonizedSampler", {"checkpoint": 0.5, "attempts": 3, "delta": 2, "threshold_mode": "fixed"},
-         {"sampler": (6, 0), "vae": (2, 1)}),
-    ] + sampler_custom(9, 7, 8) + [
-        (10, "VAEDecode", {}, {"samples": (9, 0), "vae": (2, 1)}),
-        (11, "PriorPaintDCECheck", {"bins": 64, "texture": False}, {"image": (10, 0), "mask": (1, 1)}),
-        (12, "PriorPaintComposite", {"feather": 2.0, "colour_match": "lab_mean_std"},
-         {"original": (1, 0), "inpainted": (10, 0), "mask": (1, 1)}),
-        (13, "SaveImage", {"filename_prefix": "priorpaint_combined"}, {"images": (12, 0)}),
-    ],
+        HARMONIZED,
+    ] + harmonized_tail("priorpaint_combined"),
     # AID: the shipped guidance module for the demo model corrects the stock KSampler's drift every step.
     "aid": MASKED[:4] + [
         (5, "PriorPaintLoadAIDGuidance", {"guidance_name": "priorpaint-unet-aid.safetensors"}, {}),
@@ -187,15 +186,12 @@ def build_ui(spec, object_info: dict) -> dict:
 
 
 def thumbnail(server, ui: dict, object_info: dict, path: str) -> None:
-    """Run the workflow on the demo input and save its first output image as a 256-px JPEG thumbnail."""
+    """Run the workflow as shipped and save its first output image as a 256-px JPEG thumbnail."""
     import io
 
     from comfy_client import ui_to_api
-    from demo_inputs import demo_input, save_rgba
     from PIL import Image
 
-    rgb, mask = demo_input()
-    save_rgba(rgb, mask, os.path.join(server.input_dir, DEMO_INPUT))
     prompt = ui_to_api(ui, object_info)
     entry = server.run(prompt)
     save = next(k for k, v in prompt.items() if v["class_type"] == "SaveImage")
