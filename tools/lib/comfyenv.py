@@ -20,15 +20,16 @@ class ComfyNotFound(RuntimeError):
     pass
 
 
-def comfy_setup() -> str:
-    """Make the real ComfyUI importable in-process (CPU), following its own main.py order."""
+def comfy_setup(cpu: bool = True) -> str:
+    """Make the real ComfyUI importable in-process (on the CPU unless ``cpu`` is False), following its
+    own main.py order."""
     if not os.path.isfile(os.path.join(COMFY_DIR, "comfy", "model_management.py")):
         raise ComfyNotFound(f"ComfyUI not found at {COMFY_DIR}: run 'make comfyui' or set COMFYUI_PATH")
     if COMFY_DIR not in sys.path:
         sys.path.insert(0, COMFY_DIR)
     from comfy.cli_args import args
 
-    args.cpu = True  # before comfy.model_management is imported
+    args.cpu = cpu  # before comfy.model_management is imported
     import utils.install_util  # noqa: F401  (comfy/utils.py shadows utils/ once nodes.py runs)
     import utils.json_util  # noqa: F401
     import comfy.model_management  # noqa: F401
