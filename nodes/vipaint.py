@@ -44,13 +44,19 @@ def schedule(ms, t_e: int, t_s: int, keypoints: int, dps_steps: int) -> tuple[li
     return kp, dps, grid
 
 
-def _decoder(vae, base_model):
+def _decoder(vae, base_model, offload: bool = True):
     """Differentiable sampler-space x0 → RGB in [0, 1], ``[B, 3, H, W]`` (no clamp: it would cut gradients)."""
     fsm = vae.first_stage_model
 
     def decode(x0: torch.Tensor) -> torch.Tensor:
         z = base_model.process_latent_out(x0.float()).to(vae.device, vae.vae_dtype)
-        img = fsm.decode(z).float()
+        if z.is_cuda and z.requires_grad and offload:
+            # the decoder's activations at full resolution are the largest graph VIPaint builds: on a GPU
+            # they wait for the backward pass in host memory (PyTorch's save_on_cpu; exact, costs transfers)
+            with torch.autograd.graph.save_on_cpu(pin_memory=True):
+                img = fsm.decode(z).float()
+        else:
+            img = fsm.decode(z).float()
         if img.ndim != 4:
             raise ValueError(f"PriorPaint {NODE}: input 'vae' decodes to shape {tuple(img.shape)}; expected an image "
                              "VAE [B, 3, H, W] (video VAEs are not supported)")
@@ -103,7 +109,7 @@ def sample_vipaint_k(model, x, sigmas, extra_args=None, callback=None, disable=N
             known = 1.0 - hole_lat.clone()
         else:
             comfy.model_management.load_models_gpu([vae.patcher])
-            decode = _decoder(vae, base)
+            decode = _decoder(vae, base, offload=st.split_decoder)
             if image is not None:
                 y_pix = image.clone().float().to(x.device)
             else:

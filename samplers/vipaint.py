@@ -220,17 +220,20 @@ def fit(post: HierarchicalPosterior, denoise: Denoiser, decode: Decoder, y: torc
                 lr = recon_l1(decode(denoise(z, s_last)), y, known)
                 total = st.hier_weight * lh + st.recon_weight * lr
                 total.backward()
-            else:  # the chain without a graph, the decoder's gradient, then the chain again with one
+            else:  # one graph at a time: decoder, final denoiser call, chain (docs/vipaint.md, "Cost")
                 draws = _Replay(noise)
-                with torch.no_grad():
+                with torch.no_grad():  # 1. the chain and the final call without graphs
                     z, _ = post.walk(denoise, post.top(n, xi), n, draws.record, with_kl=False)
                     x0 = denoise(z, s_last)
-                x0 = x0.detach().requires_grad_(True)
+                x0 = x0.detach().requires_grad_(True)  # 2. the decoder's gradient ∂L_R/∂x̂0
                 lr = recon_l1(decode(x0), y, known)
                 (g_x0,) = torch.autograd.grad(lr, x0)
+                z = z.detach().requires_grad_(True)  # 3. through the final denoiser call: ∂L_R/∂z
+                (g_z,) = torch.autograd.grad(denoise(z, s_last), z, grad_outputs=g_x0)
+                # 4. the chain again (same draws) with its graph, backward from L_H and the pulled-back ∂L_R/∂z
                 z, lh = post.walk(denoise, post.top(n, xi), n, draws.replay, with_kl=st.hier_weight > 0)
                 total = st.hier_weight * lh + st.recon_weight * lr.detach()
-                (st.hier_weight * lh + st.recon_weight * (denoise(z, s_last) * g_x0).sum()).backward()
+                (st.hier_weight * lh + st.recon_weight * (z * g_z).sum()).backward()
         opt.step()
         sched.step()
         rec = {"iteration": it, "prior": float(lp.detach()), "hier": float(lh.detach()), "recon": float(lr.detach()),
@@ -287,7 +290,7 @@ def count_evaluations(keypoints: int, iterations: int, dps_steps: int, prior: bo
                       split_decoder: bool = False) -> int:
     """Denoiser calls (each over the whole batch of ``n`` samples): fit, final draw, DPS (with
     ``split_decoder`` the fit's chain and each DPS step's denoiser call run twice)."""
-    per_iteration = (1 + int(split_decoder)) * keypoints + (1 if prior else 0)
+    per_iteration = (1 + int(split_decoder)) * keypoints + (1 if prior else 0)  # split: K, then 1 + (K − 1)
     return iterations * per_iteration + (keypoints - 1) + (1 + int(split_decoder)) * dps_steps
 
 
