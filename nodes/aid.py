@@ -26,7 +26,7 @@ from ..samplers import aid as core
 from ..samplers.maskgen import random_masks
 from ..samplers.masks import InputError
 from ..samplers.ve import flow_to_ve, flow_to_ve_sigma, ve_to_flow, ve_to_flow_sigma
-from .common import CATEGORY, node_error, send_ui_message
+from .common import CATEGORY, node_error, send_ui_message, schema
 
 FOLDER = "inpaint_guidance"
 MAX_BYTES = 512 * 2**20  # a guidance module is < 1% of a backbone; 512 MiB covers a 12B-parameter one
@@ -193,8 +193,9 @@ def resolve_name(name: str) -> str:
 class LoadAIDGuidance(io.ComfyNode):
     @classmethod
     def define_schema(cls):
-        return io.Schema(
+        return schema(
             node_id="PriorPaintLoadAIDGuidance",
+            search_aliases=['aid', 'guidance module', 'load guidance'],
             display_name="Load AID Guidance",
             category=f"{CATEGORY}/aid",
             description=("Loads an AID guidance module (.safetensors from models/inpaint_guidance, or any folder "
@@ -202,7 +203,7 @@ class LoadAIDGuidance(io.ComfyNode):
                          "backbone and time parameterisation it was trained for; Apply AID Guidance checks them."),
             inputs=[io.Combo.Input("guidance_name", options=folder_paths.get_filename_list(FOLDER),
                                    tooltip="A module trained by PriorPaint's AID trainer for your MODEL.")],
-            outputs=[io.Custom("PRIORPAINT_AID").Output("GUIDANCE", tooltip="Connect to Apply AID Guidance.")],
+            outputs=[io.Custom("PRIORPAINT_AID").Output("GUIDANCE", display_name="guidance", tooltip="Connect to Apply AID Guidance.")],
             hidden=[io.Hidden.unique_id],
         )
 
@@ -288,8 +289,9 @@ def patch_model(model, guidance: Guidance, strength: float, start_percent: float
 class ApplyAIDGuidance(io.ComfyNode):
     @classmethod
     def define_schema(cls):
-        return io.Schema(
+        return schema(
             node_id="PriorPaintApplyAIDGuidance",
+            search_aliases=['aid', 'guidance', 'drift correction', 'inpaint guidance'],
             display_name="Apply AID Guidance",
             category=f"{CATEGORY}/aid",
             description=("AID (Huang & Zhou 2026): returns a copy of the MODEL whose sampler drift is corrected at "
@@ -308,7 +310,7 @@ class ApplyAIDGuidance(io.ComfyNode):
                                tooltip="Where it stops (1 = the last step). Outside [start, end] the MODEL is "
                                        "unchanged and the module is not called."),
             ],
-            outputs=[io.Model.Output("MODEL", tooltip="The patched MODEL (the input MODEL is not changed).")],
+            outputs=[io.Model.Output("MODEL", display_name="guided model", tooltip="The patched MODEL (the input MODEL is not changed).")],
         )
 
     @classmethod
@@ -343,8 +345,9 @@ def latent_crops(latents: torch.Tensor, batch: int, crop: int, g: torch.Generato
 class TrainAIDGuidance(io.ComfyNode):
     @classmethod
     def define_schema(cls):
-        return io.Schema(
+        return schema(
             node_id="PriorPaintTrainAIDGuidance",
+            search_aliases=['aid', 'train guidance', 'actor critic'],
             display_name="Train AID Guidance",
             category=f"{CATEGORY}/aid",
             description=("Trains an AID guidance module for this MODEL (actor–critic, the backbone frozen and only run "
@@ -399,8 +402,8 @@ class TrainAIDGuidance(io.ComfyNode):
                                        "this, in training and when applied, so it steers the hole's layout and colour "
                                        "and leaves the fine texture to the model. 0 = every step."),
             ],
-            outputs=[io.Custom("PRIORPAINT_AID").Output("GUIDANCE", tooltip="The trained module."),
-                     io.String.Output("path", tooltip="Where the module was saved.")],
+            outputs=[io.Custom("PRIORPAINT_AID").Output("GUIDANCE", display_name="guidance", tooltip="The trained module."),
+                     io.String.Output("path", display_name="saved to", tooltip="Where the module was saved.")],
             hidden=[io.Hidden.unique_id],
             is_output_node=True,
         )

@@ -28,3 +28,14 @@ def send_ui_message(event: str, data: dict, node_id: str | None = None) -> None:
     if node_id is not None:
         payload["node"] = node_id
     inst.send_sync(f"priorpaint.{event}", payload)
+
+
+def schema(**kw):
+    """``io.Schema`` with only the fields this ComfyUI knows (``search_aliases`` arrived after 0.3.75),
+    so one definition serves every supported release."""
+    import dataclasses
+
+    from comfy_api.latest import io
+
+    known = {f.name for f in dataclasses.fields(io.Schema)}
+    return io.Schema(**{k: v for k, v in kw.items() if k in known})

@@ -10,14 +10,15 @@ from comfy_api.latest import io
 from ..samplers import composite as core
 from ..samplers.masks import (InputError, bchw_to_image, broadcast_batch, check_finite, check_same_size,
                               image_to_bchw, mask_for)
-from .common import CATEGORY, node_error
+from .common import CATEGORY, node_error, schema
 
 
 class Composite(io.ComfyNode):
     @classmethod
     def define_schema(cls):
-        return io.Schema(
+        return schema(
             node_id="PriorPaintComposite",
+            search_aliases=['paste back', 'color match', 'colour match', 'blend', 'feather', 'stitch'],
             display_name="Composite",
             category=f"{CATEGORY}/image",
             description=(
@@ -35,7 +36,7 @@ class Composite(io.ComfyNode):
                                tooltip="lab_mean_std: match the inpainted image's Lab mean/std to the original on the "
                                        "known region before compositing; none: paste as is."),
             ],
-            outputs=[io.Image.Output("image", tooltip="The composited image.")],
+            outputs=[io.Image.Output("image", display_name="composited image", tooltip="The composited image.")],
         )
 
     @classmethod
@@ -82,18 +83,10 @@ def example_mask(h: int, w: int, kind: str) -> torch.Tensor:
     return mask.float()
 
 
-def _schema(**kw) -> io.Schema:
-    """``io.Schema`` with the fields this ComfyUI knows (``search_aliases`` arrived after 0.3.75)."""
-    import dataclasses
-
-    known = {f.name for f in dataclasses.fields(io.Schema)}
-    return io.Schema(**{k: v for k, v in kw.items() if k in known})
-
-
 class ExamplePhoto(io.ComfyNode):
     @classmethod
     def define_schema(cls):
-        return _schema(
+        return schema(
             node_id="PriorPaintExamplePhoto",
             display_name="Example Photo and Mask",
             category=f"{CATEGORY}/image",

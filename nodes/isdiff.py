@@ -12,7 +12,7 @@ from ..samplers import gmm_seed as seed_core
 from ..samplers import harmonized as dsr
 from ..samplers.masks import InputError, check_finite, dilate, image_to_bchw, mask_for
 from ..samplers import noise as rng
-from .common import CATEGORY, node_error, send_ui_message
+from .common import CATEGORY, node_error, send_ui_message, schema
 from .sampling import make_ksampler
 
 
@@ -37,8 +37,9 @@ def latent_hole(latent: dict, mask: torch.Tensor | None, node: str) -> torch.Ten
 class GMMSeed(io.ComfyNode):
     @classmethod
     def define_schema(cls):
-        return io.Schema(
+        return schema(
             node_id="PriorPaintGMMSeed",
+            search_aliases=['gaussian mixture', 'seed fill', 'prefill', 'inpaint init', 'is-diff'],
             display_name="GMM Seed",
             category=f"{CATEGORY}/seed",
             description=(
@@ -60,7 +61,7 @@ class GMMSeed(io.ComfyNode):
                               tooltip="1 = inpaint. Resized bilinearly to latent size. Optional if the LATENT has a "
                                       "noise mask."),
             ],
-            outputs=[io.Latent.Output("LATENT", tooltip="Seeded latent with noise_mask set.")],
+            outputs=[io.Latent.Output("LATENT", display_name="seeded latent", tooltip="Seeded latent with noise_mask set.")],
         )
 
     @classmethod
@@ -95,8 +96,9 @@ class GMMSeed(io.ComfyNode):
 class DCECheck(io.ComfyNode):
     @classmethod
     def define_schema(cls):
-        return io.Schema(
+        return schema(
             node_id="PriorPaintDCECheck",
+            search_aliases=['heat map', 'harmony', 'dce', 'seam check', 'inpaint quality'],
             display_name="DCE Check",
             category=f"{CATEGORY}/analysis",
             description=(
@@ -112,10 +114,10 @@ class DCECheck(io.ComfyNode):
                                  tooltip="Also compare gradient-magnitude histograms (texture), weighted 0.5."),
             ],
             outputs=[
-                io.Float.Output("kl", tooltip="KL(known ‖ hole) per image, averaged over the batch."),
-                io.Float.Output("dce", tooltip="DCE = H(known, hole), averaged over the batch."),
-                io.Image.Output("heat_map", tooltip="Disagreement heat map (red = unlikely under the surroundings)."),
-                io.Mask.Output("heat_mask", tooltip="The heat map as a MASK in [0, 1]."),
+                io.Float.Output("kl", display_name="KL (harmony)", tooltip="KL(known ‖ hole) per image, averaged over the batch."),
+                io.Float.Output("dce", display_name="DCE", tooltip="DCE = H(known, hole), averaged over the batch."),
+                io.Image.Output("heat_map", display_name="heat map", tooltip="Disagreement heat map (red = unlikely under the surroundings)."),
+                io.Mask.Output("heat_mask", display_name="heat map mask", tooltip="The heat map as a MASK in [0, 1]."),
             ],
             is_output_node=True,
         )
@@ -280,8 +282,9 @@ def harmonized_sampler(base=None, **options) -> comfy.samplers.KSAMPLER:
 class HarmonizedSampler(io.ComfyNode):
     @classmethod
     def define_schema(cls):
-        return io.Schema(
+        return schema(
             node_id="PriorPaintHarmonizedSampler",
+            search_aliases=['is-diff', 'restart', 'dce', 'harmony', 'inpaint sampler'],
             display_name="Harmonized Sampler",
             category=f"{CATEGORY}/sampling",
             description=(
@@ -317,7 +320,7 @@ class HarmonizedSampler(io.ComfyNode):
                              tooltip="Decode predictions to RGB for the check (latent models). Without it the latent "
                                      "preview colours (Latent2RGB) are used; decoding costs time and memory."),
             ],
-            outputs=[io.Sampler.Output("SAMPLER", tooltip="Connect to SamplerCustom / SamplerCustomAdvanced.")],
+            outputs=[io.Sampler.Output("SAMPLER", display_name="sampler", tooltip="Connect to SamplerCustom / SamplerCustomAdvanced.")],
             hidden=[io.Hidden.unique_id],
         )
 

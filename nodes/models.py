@@ -13,7 +13,7 @@ import comfy.utils
 from ..demomodel import DEMO_MODELS, WEIGHTS_DIR
 from ..demomodel.stationary import StationaryGaussianDenoiser
 from ..demomodel.unet import build_denoiser
-from .common import CATEGORY
+from .common import CATEGORY, schema
 from .modelwrap import empty_conditioning, wrap_ve_denoiser
 
 
@@ -41,8 +41,9 @@ def load_demo_denoiser(name: str) -> torch.nn.Module:
 class LoadDemoModel(io.ComfyNode):
     @classmethod
     def define_schema(cls):
-        return io.Schema(
+        return schema(
             node_id="PriorPaintLoadDemoModel",
+            search_aliases=['demo model', 'test model', 'pixel model'],
             display_name="Load Demo Model",
             category=f"{CATEGORY}/models",
             description=(
@@ -59,8 +60,8 @@ class LoadDemoModel(io.ComfyNode):
                                        "denoiser is the same; this lets you test a workflow on every model family."),
             ],
             outputs=[
-                io.Model.Output("model", tooltip="The demo diffusion model."),
-                io.Vae.Output("vae", tooltip="ComfyUI's pixel-space VAE (identity up to the [0,1] <-> [-1,1] rescale)."),
+                io.Model.Output("model", display_name="model", tooltip="The demo diffusion model."),
+                io.Vae.Output("vae", display_name="vae", tooltip="ComfyUI's pixel-space VAE (identity up to the [0,1] <-> [-1,1] rescale)."),
                 io.Conditioning.Output("conditioning", display_name="conditioning",
                                        tooltip="Empty conditioning: connect it to both positive and negative."),
             ],

@@ -9,7 +9,7 @@ import comfy.samplers
 from ..samplers import noise as rng
 from ..samplers import repaint as rp
 from ..samplers import repaint_plus as rpp
-from .common import CATEGORY
+from .common import CATEGORY, schema
 from .sampling import TransformedModel, VEView, make_ksampler, ve_core
 
 MODES = {
@@ -84,8 +84,9 @@ def repaint_sampler(base: comfy.samplers.KSAMPLER | None = None, mode="repaint_p
 class RePaintPlusSampler(io.ComfyNode):
     @classmethod
     def define_schema(cls):
-        return io.Schema(
+        return schema(
             node_id="PriorPaintRePaintPlusSampler",
+            search_aliases=['repaint', 'inpaint sampler', 'resample', 'harmonize'],
             display_name="RePaint+ Sampler",
             category=f"{CATEGORY}/sampling",
             description=(
@@ -123,7 +124,7 @@ class RePaintPlusSampler(io.ComfyNode):
                                  tooltip="Base sampler that runs the schedule (KSamplerSelect etc.). Without one: euler "
                                          "(euler_ancestral when eta > 0). Not used in 'repaint' mode."),
             ],
-            outputs=[io.Sampler.Output("SAMPLER", tooltip="Connect to SamplerCustom / SamplerCustomAdvanced.")],
+            outputs=[io.Sampler.Output("SAMPLER", display_name="sampler", tooltip="Connect to SamplerCustom / SamplerCustomAdvanced.")],
         )
 
     @classmethod

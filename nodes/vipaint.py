@@ -21,7 +21,7 @@ import latent_preview
 
 from ..samplers import vipaint as core
 from ..samplers.masks import InputError, check_finite, fit_spatial, image_to_bchw, resize_mask, vae_crop
-from .common import CATEGORY, node_error, send_ui_message
+from .common import CATEGORY, node_error, send_ui_message, schema
 from .isdiff import latent_hole
 from .sampling import VEView, autograd_unsupported, make_ksampler
 
@@ -138,8 +138,9 @@ def vipaint_sampler(**options) -> comfy.samplers.KSAMPLER:
 class VIPaint(io.ComfyNode):
     @classmethod
     def define_schema(cls):
-        return io.Schema(
+        return schema(
             node_id="PriorPaintVIPaint",
+            search_aliases=['variational inpainting', 'posterior', 'dps', 'inpaint'],
             display_name="VIPaint",
             category=f"{CATEGORY}/sampling",
             description=(
@@ -200,7 +201,7 @@ class VIPaint(io.ComfyNode):
                 io.Mask.Input("mask", optional=True,
                               tooltip="Inpainting mask (1 = inpaint); default: the LATENT's noise_mask."),
             ],
-            outputs=[io.Latent.Output("LATENT", tooltip="samples × batch images, sample j of image b at j·B + b.")],
+            outputs=[io.Latent.Output("LATENT", display_name="samples", tooltip="samples × batch images, sample j of image b at j·B + b.")],
             hidden=[io.Hidden.unique_id],
         )
 

@@ -125,3 +125,21 @@ def test_every_node_has_a_current_help_page():
         assert os.path.isfile(path), f"no help page for {s.node_id}: run make node-docs"
         with open(path) as f:
             assert f.read() == page(s), f"help page of {s.node_id} is stale: run make node-docs"
+
+
+def test_every_output_has_a_display_name_and_every_node_search_aliases():
+    """Outputs show a name, not their type (``FLOAT, FLOAT, IMAGE, MASK``); searches such as "paste back" or
+    "heat map" find the node (ComfyUI versions whose Schema has ``search_aliases``)."""
+    import dataclasses
+
+    from comfy_api.latest import io
+
+    has_aliases = "search_aliases" in {f.name for f in dataclasses.fields(io.Schema)}
+    for node in NODES:
+        s = node.define_schema()
+        assert all(o.display_name for o in s.outputs), s.node_id
+        if has_aliases:
+            assert s.search_aliases, s.node_id
+    if has_aliases:
+        found = {a for node in NODES for a in node.define_schema().search_aliases}
+        assert {"paste back", "color match", "heat map"} <= found
