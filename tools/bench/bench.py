@@ -473,7 +473,9 @@ def extra_sections() -> list[str]:
                   "| model | setting | evaluations | plain s | VIPaint s | time per evaluation × | VIPaint peak × plain "
                   "| same, backward not split |", "|---|---|---|---|---|---|---|---|"]
         for r in d["rows"]:
-            joint = f"{r['joint_run_peak_ratio']:.2f}×" if "joint_run_peak_ratio" in r else "–"
+            joint = (f"{r['joint_run_peak_ratio']:.2f}×" if "joint_run_peak_ratio" in r else
+                     f"out of memory (> {r['joint_run_out_of_memory_mib'] / 1024:.0f} GB)"
+                     if "joint_run_out_of_memory_mib" in r else "–")
             lines.append(f"| {r['model']} | {r.get('setting', d.get('setting', ''))} | {r['evaluations']} | "
                          f"{r['plain_run_s']:.1f} | {r['vipaint_run_s']:.1f} | {r['time_ratio']:.1f}× | "
                          f"{r['run_peak_ratio']:.2f}× | {joint} |")

@@ -101,6 +101,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=os.path.join(ROOT, "docs", "vipaint-cost.json"))
     ap.add_argument("--models", nargs="*", default=list(MODELS), help="which rows (names as in MODELS)")
+    ap.add_argument("--resume", help="a JSON-lines file of finished measurements: reuse them, append new ones "
+                                     "(a long run can be continued after an interruption)")
     ap.add_argument("--child", nargs=6, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:
@@ -110,6 +112,9 @@ def main():
     old = {}
     if os.path.isfile(a.out):
         old = {r["model"]: r for r in json.load(open(a.out)).get("rows", [])}
+    done = {}
+    if a.resume and os.path.isfile(a.resume):
+        done = {e["key"]: e["result"] for e in map(json.loads, open(a.resume)) if e}
     rows = []
     for name, (family, size, it, dps) in MODELS.items():
         if name not in a.models:
@@ -121,11 +126,23 @@ def main():
         if family != "demo":  # the backward pass not split, for comparison (pixel models have no decoder)
             plans += [("grad_eval", 0), ("vipaint_run", 0)]
         for what, split in plans:
+            key = f"{family} {size} {what} {it} {dps} {split}"
+            if key in done:
+                got[(what, split)] = done[key]
+                continue
             env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536", MALLOC_TRIM_THRESHOLD_="0")
             r = subprocess.run([sys.executable, __file__, "--child", family, str(size), what, str(it), str(dps),
-                                str(split)], capture_output=True, text=True, check=True, env=env)
-            got[(what, split)] = json.loads(r.stdout.strip().splitlines()[-1])
+                                str(split)], capture_output=True, text=True, env=env)
+            if r.returncode == -9:  # killed by the kernel's OOM killer: the run does not fit in this machine
+                got[(what, split)] = {"out_of_memory": True, "machine_mib": _machine_mib()}
+            elif r.returncode:
+                raise SystemExit(f"{key} failed:\n{r.stderr[-3000:]}")
+            else:
+                got[(what, split)] = json.loads(r.stdout.strip().splitlines()[-1])
             print(name, what, "split" if split else "joint", got[(what, split)], flush=True)
+            if a.resume:
+                with open(a.resume, "a") as f:
+                    f.write(json.dumps({"key": key, "result": got[(what, split)]}) + "\n")
         plain, vip, grad, fwd = got[("plain_run", 1)], got[("vipaint_run", 1)], got[("grad_eval", 1)], \
             got[("plain_forward", 1)]
         row = {"model": name, "setting": f"K=2, {it} iterations, DPS {dps}", "evaluations": vip["evaluations"],
@@ -138,10 +155,15 @@ def main():
                "run_peak_ratio": vip["peak_mib"] / plain["peak_mib"]}
         row["grad_peak_ratio"] = row["grad_peak_mib"] / row["forward_peak_mib"]
         row["grad_rise_ratio"] = row["grad_rise_mib"] / row["forward_rise_mib"]
-        if ("vipaint_run", 0) in got:
-            row["joint_run_peak_ratio"] = got[("vipaint_run", 0)]["peak_mib"] / plain["peak_mib"]
+        if ("grad_eval", 0) in got and "peak_mib" in got[("grad_eval", 0)]:
             row["joint_grad_peak_mib"] = got[("grad_eval", 0)]["peak_mib"]
-            row["joint_vipaint_run_s"] = got[("vipaint_run", 0)]["wall_s"]
+            row["joint_grad_peak_ratio"] = row["joint_grad_peak_mib"] / plain["peak_mib"]
+        joint = got.get(("vipaint_run", 0), {})
+        if "peak_mib" in joint:
+            row["joint_run_peak_ratio"] = joint["peak_mib"] / plain["peak_mib"]
+            row["joint_vipaint_run_s"] = joint["wall_s"]
+        elif joint.get("out_of_memory"):
+            row["joint_run_out_of_memory_mib"] = joint["machine_mib"]
         rows.append(row)
         print(json.dumps(row), flush=True)
     os.makedirs(os.path.dirname(a.out), exist_ok=True)
@@ -152,6 +174,11 @@ def main():
         render(rows, os.path.join(ROOT, "docs", "vipaint.md"))
 
 
+def _machine_mib() -> float:
+    with open("/proc/meminfo") as f:
+        return int(f.readline().split()[1]) / 1024
+
+
 def render(rows: list[dict], md: str) -> None:
     """Rewrite the cost table between the markers in docs/vipaint.md."""
     lines = ["| model | setting | VIPaint evaluations | plain euler s (same count) | VIPaint s | time per evaluation × "
@@ -159,7 +186,9 @@ def render(rows: list[dict], md: str) -> None:
              "one gradient evaluation: peak MiB (not split) |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        joint = f"{r['joint_run_peak_ratio']:.2f}×" if "joint_run_peak_ratio" in r else "–"
+        joint = (f"{r['joint_run_peak_ratio']:.2f}×" if "joint_run_peak_ratio" in r else
+                 f"out of memory (> {r['joint_run_out_of_memory_mib'] / 1024:.0f} GB)"
+                 if "joint_run_out_of_memory_mib" in r else "–")
         jg = f" ({r['joint_grad_peak_mib']:.0f})" if "joint_grad_peak_mib" in r else ""
         lines.append(f"| {r['model']} | {r.get('setting', '')} | {r['evaluations']} | {r['plain_run_s']:.1f} | "
                      f"{r['vipaint_run_s']:.1f} | {r['time_ratio']:.1f}× | "
