@@ -8,7 +8,7 @@ comfyui:            ## venv with the pinned torch stack + ComfyUI 0.3.75 in .com
 	@bash tools/product/setup_comfyui.sh
 
 comfyui-latest: comfyui ## the newest ComfyUI available here (../shared/vendor/comfyui-0.33.0.tar.gz) in .comfyui-latest/; skipped when absent
-	@bash tools/product/setup_comfyui_latest.sh 2> >(grep -v '^WARNING: Location' >&2)
+	@bash tools/product/setup_comfyui_latest.sh
 
 demo: comfyui       ## boot ComfyUI headless, inpaint a held-out photo, write out/demo_grid.png
 	$(PY) tools/product/demo.py

@@ -54,7 +54,7 @@ def main(comfy: str, overlay: str) -> int:
             return 0
         seen.update(str(r) for r in missing)
         print("[comfyui-overlay] installing", " ".join(str(r) for r in missing), flush=True)
-        subprocess.run([sys.executable, "-m", "pip", "install", "--disable-pip-version-check", "-q", "--no-deps",
+        subprocess.run([sys.executable, "-m", "pip", "install", "--disable-pip-version-check", "-q", "--no-deps", "--no-warn-conflicts",
                         "--upgrade", "--target", str(ov), *map(str, missing)], check=True)
         todo = []
         for dist in ov.glob("*.dist-info"):
