@@ -4,13 +4,15 @@ from comfy_api.latest import ComfyExtension, io
 from .aid import ApplyAIDGuidance, LoadAIDGuidance, TrainAIDGuidance
 from .image import Composite, ExamplePhoto
 from .isdiff import DCECheck, GMMSeed, HarmonizedSampler
+from .ksampler import PriorPaintKSampler, PriorPaintKSamplerAdvanced
 from .models import LoadDemoModel
 from .repaint import RePaintPlusSampler
 from .vipaint import VIPaint
 
 NODES: list[type[io.ComfyNode]] = [LoadDemoModel, Composite, RePaintPlusSampler, GMMSeed, DCECheck,
                                    HarmonizedSampler, VIPaint, LoadAIDGuidance,
-                                   ApplyAIDGuidance, TrainAIDGuidance, ExamplePhoto]
+                                   ApplyAIDGuidance, TrainAIDGuidance, ExamplePhoto, PriorPaintKSampler,
+                                   PriorPaintKSamplerAdvanced]
 
 
 class PriorPaintExtension(ComfyExtension):

@@ -1,0 +1,185 @@
+"""Inpaint KSampler (Advanced) (ids PriorPaintKSampler, PriorPaintKSamplerAdvanced): drop-in replacements for ComfyUI's KSampler / KSamplerAdvanced with
+one ``method`` choice of named inpainting presets.
+
+Each preset is a SAMPLER the pack already ships (the RePaint+ Sampler around the chosen
+``sampler_name``), run over the schedule KSampler itself would use (its scheduler, ``denoise``,
+start/end steps, and the dropped penultimate σ of dpm_2 / uni_pc), so the node gives exactly what the
+equivalent SamplerCustom stack gives (tests/nodes/test_ksampler_node.py). Presets are measured by
+``make bench-presets`` (docs/benchmarks.md, "Presets").
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from comfy_api.latest import io
+
+import comfy.sample
+import comfy.samplers
+import comfy.utils
+import latent_preview
+
+from .common import CATEGORY, schema
+from .repaint import repaint_sampler
+
+
+@dataclass(frozen=True)
+class Preset:
+    """One named setting: the RePaint+ Sampler's options (``None``: ComfyUI's core inpainting)."""
+
+    label: str
+    calls_per_step: str
+    options: dict | None
+
+
+PRESETS: dict[str, Preset] = {
+    "balanced": Preset("RePaint+ B, one realigned round at every step (κ ≤ 4)", "2",
+                       dict(mode="repaint_plus_b", jump_length=1, resamples=1, kappa_mode="capped", kappa_cap=4.0)),
+    "fast": Preset("RePaint+ B, one realigned round at every second step (κ ≤ 4)", "1.5",
+                   dict(mode="repaint_plus_b", jump_length=2, resamples=1, kappa_mode="capped", kappa_cap=4.0)),
+    "best": Preset("RePaint+ B, two realigned rounds at every step (κ ≤ 4)", "3",
+                   dict(mode="repaint_plus_b", jump_length=1, resamples=2, kappa_mode="capped", kappa_cap=4.0)),
+    "core": Preset("ComfyUI's own inpainting (the known region replaced every step), for comparison", "1", None),
+}
+"""The ``method`` choices, in widget order (released names never change; add new ones at the end)."""
+
+METHOD_TOOLTIP = ("Inpainting method (model calls per step with a first-order sampler such as euler; second-order "
+                  "samplers pay them per call): " + "; ".join(f"{k}: {p.label}, {p.calls_per_step} calls/step"
+                                                           for k, p in PRESETS.items())
+                  + ". Measured side by side by `make bench-presets` (docs/benchmarks.md).")
+
+
+def preset_sampler(method: str, sampler_name: str, node: str = "PriorPaint Inpaint KSampler") -> comfy.samplers.KSAMPLER:
+    """The SAMPLER of a preset around ComfyUI's ``sampler_name`` (what the SamplerCustom stack builds
+    from KSamplerSelect + RePaint+ Sampler)."""
+    if method not in PRESETS:
+        raise ValueError(f"{node}: input 'method' must be one of {list(PRESETS)}, got {method!r}")
+    if sampler_name not in comfy.samplers.KSampler.SAMPLERS:
+        raise ValueError(f"{node}: input 'sampler_name' must be one of ComfyUI's samplers "
+                         f"(comfy.samplers.KSampler.SAMPLERS), got {sampler_name!r}")
+    base = comfy.samplers.sampler_object(sampler_name)
+    preset = PRESETS[method]
+    if preset.options is None:
+        return base
+    return repaint_sampler(base, **preset.options)
+
+
+def ksampler_sigmas(model, steps: int, sampler_name: str, scheduler: str, denoise: float = 1.0,
+                    start_step: int | None = None, last_step: int | None = None,
+                    force_full_denoise: bool = False) -> torch.Tensor:
+    """The schedule ``comfy.samplers.KSampler`` runs for these inputs (its steps/denoise rule, the
+    dropped penultimate σ of some samplers, and KSamplerAdvanced's start/end slicing)."""
+    ks = comfy.samplers.KSampler(model, steps=steps, device="cpu", sampler=sampler_name, scheduler=scheduler,
+                                 denoise=denoise, model_options=model.model_options)
+    sigmas = ks.sigmas.clone().cpu()
+    if last_step is not None and last_step < len(sigmas) - 1:
+        sigmas = sigmas[:last_step + 1]
+        if force_full_denoise:
+            sigmas[-1] = 0
+    if start_step is not None:
+        sigmas = sigmas[start_step:] if start_step < len(sigmas) - 1 else sigmas[:0]
+    return sigmas
+
+
+def run_ksampler(model, seed: int, steps: int, cfg: float, sampler_name: str, scheduler: str, positive, negative,
+                 latent: dict, method: str, denoise: float = 1.0, add_noise: bool = True, start_step=None,
+                 last_step=None, force_full_denoise: bool = False, node: str = "PriorPaint Inpaint KSampler") -> dict:
+    """KSampler's ``common_ksampler`` with the preset's SAMPLER; returns the output LATENT (a new dict)."""
+    sampler = preset_sampler(method, sampler_name, node)
+    samples = comfy.sample.fix_empty_latent_channels(model, latent["samples"])
+    if add_noise:
+        noise = comfy.sample.prepare_noise(samples, seed, latent.get("batch_index"))
+    else:
+        noise = torch.zeros(samples.size(), dtype=samples.dtype, layout=samples.layout, device="cpu")
+    sigmas = ksampler_sigmas(model, steps, sampler_name, scheduler, denoise, start_step, last_step, force_full_denoise)
+    out = dict(latent)
+    if len(sigmas) < 2:  # nothing to do (denoise 0, or start at/after the end): KSampler returns its input
+        out["samples"] = samples
+        return out
+    callback = latent_preview.prepare_callback(model, len(sigmas) - 1)
+    out["samples"] = comfy.sample.sample_custom(model, noise, cfg, sampler, sigmas, positive, negative, samples,
+                                                noise_mask=latent.get("noise_mask"), callback=callback,
+                                                disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED, seed=seed)
+    return out
+
+
+def _common_inputs():
+    return [
+        io.Int.Input("steps", default=20, min=1, max=10000, tooltip="Steps of the schedule (model calls per step: see 'method')."),
+        io.Float.Input("cfg", default=8.0, min=0.0, max=100.0, step=0.1, round=0.01,
+                       tooltip="Classifier-free guidance scale, as in KSampler."),
+        io.Combo.Input("sampler_name", options=list(comfy.samplers.KSampler.SAMPLERS), default="euler",
+                       tooltip="Any of ComfyUI's samplers: the preset harmonises the hole inside its model calls."),
+        io.Combo.Input("scheduler", options=list(comfy.samplers.KSampler.SCHEDULERS), default="karras",
+                       tooltip="The noise schedule, as in KSampler."),
+        io.Conditioning.Input("positive", tooltip="What the image should show."),
+        io.Conditioning.Input("negative", tooltip="What the image should not show."),
+        io.Latent.Input("latent_image", tooltip="The latent to inpaint, with its noise mask (1 = inpaint): VAE Encode "
+                                               "(for Inpainting), SetLatentNoiseMask or PriorPaint's Inpaint Encode. "
+                                               "Without a mask the node is the plain sampler."),
+    ]
+
+
+class PriorPaintKSampler(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return schema(
+            node_id="PriorPaintKSampler",
+            search_aliases=["ksampler", "inpaint", "inpainting sampler", "repaint", "drop-in"],
+            display_name="Inpaint KSampler",
+            category=f"{CATEGORY}/sampling",
+            description=(
+                "Drop-in KSampler for inpainting with any model (SD1.5, SDXL, SD3.x, Flux, video): the same inputs as "
+                "KSampler plus 'method', a named preset that harmonises the hole with its surroundings inside every "
+                "model call of the sampler you pick. Swap it for a KSampler in an existing inpainting workflow. "
+                "'core' runs ComfyUI's own inpainting, for side-by-side comparison."),
+            inputs=[io.Model.Input("model", tooltip="The model (any family ComfyUI loads)."),
+                    io.Int.Input("seed", default=0, min=0, max=0xffffffffffffffff, control_after_generate=True,
+                                 tooltip="The random seed, as in KSampler."),
+                    *_common_inputs(),
+                    io.Float.Input("denoise", default=1.0, min=0.0, max=1.0, step=0.01,
+                                   tooltip="Fraction of the schedule to run, as in KSampler."),
+                    io.Combo.Input("method", options=list(PRESETS), default="balanced", tooltip=METHOD_TOOLTIP)],
+            outputs=[io.Latent.Output(display_name="LATENT", tooltip="The inpainted latent.")],
+        )
+
+    @classmethod
+    def execute(cls, model, seed, steps, cfg, sampler_name, scheduler, positive, negative, latent_image, denoise,
+                method) -> io.NodeOutput:
+        return io.NodeOutput(run_ksampler(model, seed, steps, cfg, sampler_name, scheduler, positive, negative,
+                                          latent_image, method, denoise=denoise))
+
+
+class PriorPaintKSamplerAdvanced(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return schema(
+            node_id="PriorPaintKSamplerAdvanced",
+            search_aliases=["ksampler advanced", "inpaint", "refiner", "start at step", "repaint"],
+            display_name="Inpaint KSampler (Advanced)",
+            category=f"{CATEGORY}/sampling",
+            description=(
+                "Drop-in KSamplerAdvanced for inpainting: its inputs (add noise, start/end step, return with leftover "
+                "noise) plus 'method'. Chains of stages (base + refiner, split schedules) keep the known region the "
+                "way ComfyUI's own inpainting does."),
+            inputs=[io.Model.Input("model", tooltip="The model (any family ComfyUI loads)."),
+                    io.Combo.Input("add_noise", options=["enable", "disable"], default="enable",
+                                   tooltip="disable for a later stage that continues a latent with leftover noise."),
+                    io.Int.Input("noise_seed", default=0, min=0, max=0xffffffffffffffff, control_after_generate=True,
+                                 tooltip="The random seed, as in KSamplerAdvanced."),
+                    *_common_inputs(),
+                    io.Int.Input("start_at_step", default=0, min=0, max=10000, tooltip="First step of the schedule to run."),
+                    io.Int.Input("end_at_step", default=10000, min=0, max=10000, tooltip="Step to stop at."),
+                    io.Combo.Input("return_with_leftover_noise", options=["disable", "enable"], default="disable",
+                                   tooltip="enable to hand a noisy latent to a later stage."),
+                    io.Combo.Input("method", options=list(PRESETS), default="balanced", tooltip=METHOD_TOOLTIP)],
+            outputs=[io.Latent.Output(display_name="LATENT", tooltip="The inpainted (or partly denoised) latent.")],
+        )
+
+    @classmethod
+    def execute(cls, model, add_noise, noise_seed, steps, cfg, sampler_name, scheduler, positive, negative,
+                latent_image, start_at_step, end_at_step, return_with_leftover_noise, method) -> io.NodeOutput:
+        return io.NodeOutput(run_ksampler(
+            model, noise_seed, steps, cfg, sampler_name, scheduler, positive, negative, latent_image, method,
+            add_noise=add_noise == "enable", start_step=start_at_step, last_step=end_at_step,
+            force_full_denoise=return_with_leftover_noise != "enable", node="PriorPaint Inpaint KSampler (Advanced)"))
