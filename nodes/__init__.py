@@ -3,6 +3,7 @@ from comfy_api.latest import ComfyExtension, io
 
 from .aid import ApplyAIDGuidance, LoadAIDGuidance, TrainAIDGuidance
 from .image import Composite, ExamplePhoto
+from .inpaint import InpaintCrop, InpaintEncode, InpaintStitch
 from .isdiff import DCECheck, GMMSeed, HarmonizedSampler
 from .ksampler import PriorPaintKSampler, PriorPaintKSamplerAdvanced
 from .models import LoadDemoModel
@@ -12,7 +13,7 @@ from .vipaint import VIPaint
 NODES: list[type[io.ComfyNode]] = [LoadDemoModel, Composite, RePaintPlusSampler, GMMSeed, DCECheck,
                                    HarmonizedSampler, VIPaint, LoadAIDGuidance,
                                    ApplyAIDGuidance, TrainAIDGuidance, ExamplePhoto, PriorPaintKSampler,
-                                   PriorPaintKSamplerAdvanced]
+                                   PriorPaintKSamplerAdvanced, InpaintEncode, InpaintCrop, InpaintStitch]
 
 
 class PriorPaintExtension(ComfyExtension):
