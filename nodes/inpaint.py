@@ -58,8 +58,8 @@ class InpaintEncode(io.ComfyNode):
                                tooltip="neutral grey: empty the hole before encoding (use denoise 1); keep: encode the "
                                        "image as it is (use denoise < 1 to change it gently)."),
             ],
-            outputs=[io.Latent.Output(display_name="latent", tooltip="The encoded image with its noise mask."),
-                     io.Mask.Output(display_name="mask", tooltip="The mask as used (grown, feathered, cropped).")],
+            outputs=[io.Latent.Output("latent", display_name="latent", tooltip="The encoded image with its noise mask."),
+                     io.Mask.Output("used_mask", display_name="mask", tooltip="The mask as used (grown, feathered, cropped).")],
         )
 
     @classmethod
@@ -121,9 +121,9 @@ class InpaintCrop(io.ComfyNode):
                 io.Int.Input("multiple", default=16, min=1, max=256,
                              tooltip="Width and height are multiples of this (8 for SD1.5/SDXL, 16 for Flux/SD3.5)."),
             ],
-            outputs=[io.Image.Output(display_name="cropped image", tooltip="The region to inpaint, resized."),
-                     io.Mask.Output(display_name="cropped mask", tooltip="Its mask, resized."),
-                     Stitch.Output(display_name="stitch", tooltip="Connect to Inpaint Stitch.")],
+            outputs=[io.Image.Output("cropped_image", display_name="cropped image", tooltip="The region to inpaint, resized."),
+                     io.Mask.Output("cropped_mask", display_name="cropped mask", tooltip="Its mask, resized."),
+                     Stitch.Output("stitch_info", display_name="stitch", tooltip="Connect to Inpaint Stitch.")],
         )
 
     @classmethod
@@ -162,7 +162,7 @@ class InpaintStitch(io.ComfyNode):
                 io.Combo.Input("colour_match", options=["lab_mean_std", "none"], default="lab_mean_std",
                                tooltip="Match the crop's colour to the original on the known pixels before blending."),
             ],
-            outputs=[io.Image.Output(display_name="image", tooltip="The full-size result.")],
+            outputs=[io.Image.Output("stitched", display_name="image", tooltip="The full-size result.")],
         )
 
     @classmethod

@@ -140,7 +140,7 @@ class PriorPaintKSampler(io.ComfyNode):
                     io.Float.Input("denoise", default=1.0, min=0.0, max=1.0, step=0.01,
                                    tooltip="Fraction of the schedule to run, as in KSampler."),
                     io.Combo.Input("method", options=list(PRESETS), default="balanced", tooltip=METHOD_TOOLTIP)],
-            outputs=[io.Latent.Output(display_name="LATENT", tooltip="The inpainted latent.")],
+            outputs=[io.Latent.Output("latent", display_name="LATENT", tooltip="The inpainted latent.")],
         )
 
     @classmethod
@@ -173,7 +173,7 @@ class PriorPaintKSamplerAdvanced(io.ComfyNode):
                     io.Combo.Input("return_with_leftover_noise", options=["disable", "enable"], default="disable",
                                    tooltip="enable to hand a noisy latent to a later stage."),
                     io.Combo.Input("method", options=list(PRESETS), default="balanced", tooltip=METHOD_TOOLTIP)],
-            outputs=[io.Latent.Output(display_name="LATENT", tooltip="The inpainted (or partly denoised) latent.")],
+            outputs=[io.Latent.Output("latent", display_name="LATENT", tooltip="The inpainted (or partly denoised) latent.")],
         )
 
     @classmethod
