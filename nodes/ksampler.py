@@ -9,8 +9,6 @@ equivalent SamplerCustom stack gives (tests/nodes/test_ksampler_node.py). Preset
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from comfy_api.latest import io
 
@@ -19,29 +17,11 @@ import comfy.samplers
 import comfy.utils
 import latent_preview
 
+from ..samplers.presets import PRESETS
 from .common import CATEGORY, schema
 from .repaint import repaint_sampler
 
 
-@dataclass(frozen=True)
-class Preset:
-    """One named setting: the RePaint+ Sampler's options (``None``: ComfyUI's core inpainting)."""
-
-    label: str
-    calls_per_step: str
-    options: dict | None
-
-
-PRESETS: dict[str, Preset] = {
-    "balanced": Preset("RePaint+ B, one realigned round at every step (κ ≤ 4)", "2",
-                       dict(mode="repaint_plus_b", jump_length=1, resamples=1, kappa_mode="capped", kappa_cap=4.0)),
-    "fast": Preset("RePaint+ B, one realigned round at every second step (κ ≤ 4)", "1.5",
-                   dict(mode="repaint_plus_b", jump_length=2, resamples=1, kappa_mode="capped", kappa_cap=4.0)),
-    "best": Preset("RePaint+ B, two realigned rounds at every step (κ ≤ 4)", "3",
-                   dict(mode="repaint_plus_b", jump_length=1, resamples=2, kappa_mode="capped", kappa_cap=4.0)),
-    "core": Preset("ComfyUI's own inpainting (the known region replaced every step), for comparison", "1", None),
-}
-"""The ``method`` choices, in widget order (released names never change; add new ones at the end)."""
 
 METHOD_TOOLTIP = ("Inpainting method (model calls per step with a first-order sampler such as euler; second-order "
                   "samplers pay them per call): " + "; ".join(f"{k}: {p.label}, {p.calls_per_step} calls/step"

@@ -242,6 +242,10 @@ def _is_widget(spec) -> bool:
     return False
 
 
+FRONTEND_ONLY = ("Note", "MarkdownNote")
+"""Node types the frontend draws but never sends to the server."""
+
+
 def ui_to_api(ui: dict, object_info: dict) -> dict:
     """Convert a UI-format workflow (``nodes``/``links``) into an API prompt ``{id: {class_type, inputs}}``."""
     links = {ln[0]: ln for ln in ui.get("links", [])}  # id, from_node, from_slot, to_node, to_slot, type
@@ -250,6 +254,8 @@ def ui_to_api(ui: dict, object_info: dict) -> dict:
         if node.get("mode", 0) in (2, 4):  # muted / bypassed
             continue
         ctype = node["type"]
+        if ctype in FRONTEND_ONLY:  # notes live only in the page
+            continue
         if ctype not in object_info:
             raise WorkflowError(f"node type {ctype!r} (node {node['id']}) is not installed on this server")
         info = object_info[ctype]["input"]

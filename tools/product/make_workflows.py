@@ -72,6 +72,35 @@ def decode_composite_save(nid, samples, prefix, colour_match="none"):
 
 
 WORKFLOWS = {
+    # Start here: the drop-in Inpaint KSampler (a KSampler with a 'method' preset) between Inpaint Encode
+    # and a colour-matched paste back.
+    "inpaint_ksampler": LOAD[:2] + [
+        (3, "PriorPaintInpaintEncode", {"grow": 0, "feather": 0.0, "fill": "neutral grey"},
+         {"pixels": (1, 0), "mask": (1, 1), "vae": (2, 1)}),
+        (4, "PriorPaintKSampler", {"seed": 7, "steps": 20, "cfg": 1.0, "sampler_name": "euler", "scheduler": "karras",
+                                   "denoise": 1.0, "method": "balanced"},
+         {"model": (2, 0), "positive": (2, 2), "negative": (2, 2), "latent_image": (3, 0)}),
+        (5, "VAEDecode", {}, {"samples": (4, 0), "vae": (2, 1)}),
+        (6, "PriorPaintComposite", {"feather": 2.0, "colour_match": "lab_mean_std"},
+         {"original": (1, 0), "inpainted": (5, 0), "mask": (3, 1)}),
+        (7, "SaveImage", {"filename_prefix": "priorpaint_inpaint_ksampler"}, {"images": (6, 0)}),
+    ],
+    # Crop & stitch: the region around the hole at the model's resolution, pasted back seamlessly.
+    "crop_and_stitch": [
+        (1, "PriorPaintExamplePhoto", {"photo": "coffee", "width": 512, "hole": "box"}, {}),
+        LOAD[1],
+        (3, "PriorPaintInpaintCrop", {"context": 0.5, "margin": 16, "megapixels": 0.02, "multiple": 8},
+         {"image": (1, 0), "mask": (1, 1)}),
+        (4, "PriorPaintInpaintEncode", {"grow": 0, "feather": 0.0, "fill": "neutral grey"},
+         {"pixels": (3, 0), "mask": (3, 1), "vae": (2, 1)}),
+        (5, "PriorPaintKSampler", {"seed": 7, "steps": 20, "cfg": 1.0, "sampler_name": "euler", "scheduler": "karras",
+                                   "denoise": 1.0, "method": "balanced"},
+         {"model": (2, 0), "positive": (2, 2), "negative": (2, 2), "latent_image": (4, 0)}),
+        (6, "VAEDecode", {}, {"samples": (5, 0), "vae": (2, 1)}),
+        (7, "PriorPaintInpaintStitch", {"feather": 8.0, "colour_match": "lab_mean_std"},
+         {"stitch": (3, 2), "inpainted": (6, 0)}),
+        (8, "SaveImage", {"filename_prefix": "priorpaint_crop_and_stitch"}, {"images": (7, 0)}),
+    ],
     # The foundation demo: a shipped demo model inpaints a photo with ComfyUI's own KSampler and
     # noise mask, then PriorPaint's colour-safe composite pastes it back.
     "priorpaint_inpaint_demo": MASKED[:4] + [
@@ -124,6 +153,45 @@ WORKFLOWS = {
 }
 
 
+CHANGE = ("To inpaint your own picture: replace 'Example Photo and Mask' with Load Image (right-click → Open in "
+          "MaskEditor to paint the hole), and 'Load Demo Model' with your checkpoint loader (Load Checkpoint, or Load "
+          "Diffusion Model + Load CLIP + Load VAE) and CLIP Text Encode prompts; set cfg as your model wants.")
+NOTES = {
+    "inpaint_ksampler": "START HERE. The Inpaint KSampler is a KSampler with one extra choice, 'method': balanced "
+                        "(RePaint+, 2 model calls per step), fast (1.5), best (3) or core (ComfyUI's own inpainting, "
+                        "to compare). Swap it for the KSampler of any inpainting workflow. Inpaint Encode puts the "
+                        "mask on the latent (grow/feather it there); Composite pastes the result back, colour-matched. ",
+    "crop_and_stitch": "Large photo, small hole: Inpaint Crop cuts out the hole with some context and resizes it to "
+                       "what the model likes (megapixels: 0.26 for SD1.5, 1.0 for SDXL / SD3.5 / Flux; this demo model "
+                       "works at ~0.02), Inpaint Stitch pastes the result back; everything outside the feathered hole "
+                       "stays as it was. ",
+    "priorpaint_inpaint_demo": "ComfyUI's own KSampler with a noise mask (SetLatentNoiseMask), and PriorPaint's "
+                               "Composite to paste the result back. Compare with 'inpaint_ksampler'. ",
+    "repaint_plus": "RePaint+ as a SAMPLER for SamplerCustom: it wraps the sampler from KSamplerSelect (any of "
+                    "ComfyUI's) and harmonises the hole inside each model call. 'resamples' = rounds per step. ",
+    "is_diff": "IS-Diff: the Harmonized Sampler seeds the hole from a Gaussian mixture of the known colours, checks the "
+               "harmony (DCE) half way and restarts if it is poor; here around RePaint+. DCE Check scores the result. ",
+    "gmm_seed": "IS-Diff's seed alone: GMM Seed fills the hole with colours drawn from the surroundings before the stock "
+                "KSampler runs (try denoise 0.8 to keep more of the seed). ",
+    "vipaint": "VIPaint fits a posterior over intermediate latents to the known pixels, then samples with DPS through "
+               "the VAE. Slower (gradients), most faithful on large holes; two samples here. ",
+    "combined": "Everything together: GMM seed → Harmonized Sampler around RePaint+ → DCE check → colour-matched "
+                "composite. ",
+    "aid": "AID: a small learned module (loaded from models/inpaint_guidance) corrects the sampler's drift every step; "
+           "Apply AID Guidance patches the MODEL, so any sampler node can use it. Train your own with Train AID "
+           "Guidance. ",
+}
+TITLES = {"PriorPaintExamplePhoto": "Photo and mask (replace with Load Image)",
+          "PriorPaintLoadDemoModel": "Model (replace with your checkpoint loader)"}
+ROLE_OF = {  # which group a node sits in
+    "PriorPaintExamplePhoto": 0, "PriorPaintLoadDemoModel": 0, "VAEEncode": 0, "SetLatentNoiseMask": 0,
+    "PriorPaintInpaintEncode": 0, "PriorPaintInpaintCrop": 0, "PriorPaintGMMSeed": 0,
+    "VAEDecode": 2, "PriorPaintComposite": 2, "SaveImage": 2, "PriorPaintDCECheck": 2, "PriorPaintInpaintStitch": 2,
+}
+GROUPS = (("1 · Inputs: photo, mask, model", "#3f789e"), ("2 · Inpaint", "#8a6f3f"), ("3 · Result", "#4f7f4f"))
+NODE_W, GAP_X, GAP_Y, PAD = 320, 40, 40, 20
+
+
 def _depths(spec):
     depth = {}
     for nid, _, _, links in spec:  # specs are listed in topological order
@@ -131,11 +199,55 @@ def _depths(spec):
     return depth
 
 
-def build_ui(spec, object_info: dict) -> dict:
+def _height(ctype: str, object_info: dict) -> int:
+    """About the height the frontend gives a node: sockets, then one row per widget (images need room)."""
+    if ctype == "SaveImage":
+        return 320
+    info = object_info[ctype]
+    specs = {**info["input"].get("required", {}), **info["input"].get("optional", {})}
+    widgets = sum(1 for v in specs.values() if _is_widget(v))
+    sockets = max(len(specs) - widgets, len(info["output"]))
+    return 50 + 22 * sockets + 26 * widgets
+
+
+def _layout(spec, heights: dict[int, int]) -> dict[int, tuple[int, int]]:
+    """Node positions: three blocks left to right (inputs, inpaint, result), columns by link depth inside
+    each block, nodes of one column stacked; the note sits above."""
+    depth = _depths(spec)
+    role = {nid: ROLE_OF.get(ctype, 1) for nid, ctype, _, _ in spec}
+    pos, x = {}, 40
+    for r in range(len(GROUPS)):
+        members = [nid for nid, *_ in spec if role[nid] == r]
+        if not members:
+            continue
+        d0 = min(depth[n] for n in members)
+        cols: dict[int, int] = {}
+        for n in members:
+            c = depth[n] - d0
+            y = cols.get(c, 260)
+            pos[n] = (x + PAD + c * (NODE_W + GAP_X), y)
+            cols[c] = y + heights[n] + GAP_Y
+        x += 2 * PAD + (max(cols) + 1) * (NODE_W + GAP_X) + GAP_X
+    return pos
+
+
+def _groups(spec, pos, heights) -> list[dict]:
+    out = []
+    for r, (title, colour) in enumerate(GROUPS):
+        ids = [nid for nid, ctype, _, _ in spec if ROLE_OF.get(ctype, 1) == r]
+        if ids:
+            x0, y0 = min(pos[i][0] for i in ids) - PAD, min(pos[i][1] for i in ids) - 60
+            x1, y1 = max(pos[i][0] for i in ids) + NODE_W + PAD, max(pos[i][1] + heights[i] for i in ids) + PAD
+            out.append({"title": title, "bounding": [x0, y0, x1 - x0, y1 - y0], "color": colour, "font_size": 24,
+                        "flags": {}})
+    return out
+
+
+def build_ui(spec, object_info: dict, note: str | None = None) -> dict:
     nodes, links = [], []
     out_links: dict[tuple[int, int], list[int]] = {}
-    depth = _depths(spec)
-    rows: dict[int, int] = {}
+    heights = {nid: _height(ctype, object_info) for nid, ctype, _, _ in spec}
+    pos = _layout(spec, heights)
     link_id = 0
     for order, (nid, ctype, widgets, ins) in enumerate(spec):
         info = object_info[ctype]
@@ -170,19 +282,26 @@ def build_ui(spec, object_info: dict) -> dict:
                                    "link": link_id})
                 elif section == "required":
                     raise KeyError(f"{ctype}.{name} (required) is not connected in the spec")
-        d = depth[nid]
-        row = rows.get(d, 0)
-        rows[d] = row + 1
-        nodes.append({"id": nid, "type": ctype, "pos": [40 + 340 * d, 60 + 300 * row], "size": [300, 220],
-                      "flags": {}, "order": order, "mode": 0, "inputs": inputs, "outputs": [],
-                      "properties": {"Node name for S&R": ctype}, "widgets_values": values})
+        node = {"id": nid, "type": ctype, "pos": list(pos[nid]), "size": [NODE_W, heights[nid]],
+                "flags": {}, "order": order, "mode": 0, "inputs": inputs, "outputs": [],
+                "properties": {"Node name for S&R": ctype}, "widgets_values": values}
+        if ctype in TITLES:
+            node["title"] = TITLES[ctype]
+        nodes.append(node)
     for node in nodes:
         info = object_info[node["type"]]
         names = info.get("output_name", info["output"])
         node["outputs"] = [{"name": names[i], "type": t, "links": out_links.get((node["id"], i), []),
                             "slot_index": i} for i, t in enumerate(info["output"])]
+    groups = _groups(spec, pos, heights)
+    if note:
+        nid = max(n["id"] for n in nodes) + 1
+        width = max(g["bounding"][0] + g["bounding"][2] for g in groups) - 40 if groups else 900
+        nodes.append({"id": nid, "type": "Note", "pos": [40, 30], "size": [min(width, 1400), 150], "flags": {},
+                      "order": len(nodes), "mode": 0, "inputs": [], "outputs": [], "title": "What this shows",
+                      "properties": {}, "widgets_values": [note + CHANGE], "color": "#432", "bgcolor": "#653"})
     return {"last_node_id": max(n["id"] for n in nodes), "last_link_id": link_id, "nodes": nodes, "links": links,
-            "groups": [], "config": {}, "extra": {"ds": {"scale": 0.8, "offset": [0, 0]}}, "version": 0.4}
+            "groups": groups, "config": {}, "extra": {"ds": {"scale": 0.7, "offset": [0, 0]}}, "version": 0.4}
 
 
 def thumbnail(server, ui: dict, object_info: dict, path: str) -> None:
@@ -221,7 +340,7 @@ def main():
         object_info = server.get_json("/object_info")
         for name, spec in WORKFLOWS.items():
             path = os.path.join(ROOT, "example_workflows", name + ".json")
-            ui = build_ui(spec, object_info)
+            ui = build_ui(spec, object_info, NOTES.get(name))
             with open(path, "w") as f:
                 json.dump(ui, f, indent=1)
                 f.write("\n")

@@ -1,0 +1,36 @@
+"""The Inpaint KSampler's named presets (``method``): RePaint+ settings with their cost.
+
+Pure data, shared by the node (``nodes/ksampler.py``), ``make demo`` and the bench. Each preset is the
+RePaint+ Sampler's options (``None``: ComfyUI's core inpainting). Released names never change; new
+presets are added at the end.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .repaint_plus import count_evaluations
+
+
+@dataclass(frozen=True)
+class Preset:
+    label: str
+    calls_per_step: str
+    options: dict | None
+
+    def evaluations(self, steps: int) -> int:
+        """Model evaluations around a first-order sampler (euler) over ``steps`` steps (flow models skip
+        the rounds at σ = 1, one level fewer)."""
+        if self.options is None:
+            return steps
+        return count_evaluations(steps, self.options["jump_length"], self.options["resamples"])
+
+
+PRESETS: dict[str, Preset] = {
+    "balanced": Preset("RePaint+ B, one realigned round at every step (κ ≤ 4)", "2",
+                       dict(mode="repaint_plus_b", jump_length=1, resamples=1, kappa_mode="capped", kappa_cap=4.0)),
+    "fast": Preset("RePaint+ B, one realigned round at every second step (κ ≤ 4)", "1.5",
+                   dict(mode="repaint_plus_b", jump_length=2, resamples=1, kappa_mode="capped", kappa_cap=4.0)),
+    "best": Preset("RePaint+ B, two realigned rounds at every step (κ ≤ 4)", "3",
+                   dict(mode="repaint_plus_b", jump_length=1, resamples=2, kappa_mode="capped", kappa_cap=4.0)),
+    "core": Preset("ComfyUI's own inpainting (the known region replaced every step), for comparison", "1", None),
+}

@@ -1,0 +1,140 @@
+"""make bench-presets: the Inpaint KSampler's presets side by side, and crop & stitch on a large photo
+-> docs/presets.json (read into docs/benchmarks.md, section h).
+
+    python tools/bench/bench_presets.py [--steps 20] [--size 128] [--full-steps 4] [--seed 0]
+
+(a) Presets on the demo model: every ``method`` of the Inpaint KSampler (nodes/ksampler.py) around euler
+    at the same ``--steps``, on the held-out crops × the four mask kinds of `make bench`, 2 samples each:
+    NFE counted by the harness, wall seconds, harmony KL (lower is better), seam (1 = invisible), hole
+    PSNR (reported, never optimised for). Means over images and masks.
+(b) Crop & stitch: a 2048×1536 photo (a held-out photo upscaled) with a 60×80 px hole, inpainted by the
+    demo model with the 'balanced' preset at ``--full-steps`` steps, once at full size and once through
+    Inpaint Crop (0.25 MP) → Inpaint Encode → Inpaint KSampler → decode → Inpaint Stitch: wall seconds of
+    each, and the largest change outside the hole's feather band (must be 0).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import torch
+
+TOOLS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:0] = [os.path.join(TOOLS, d) for d in ('lib',)]
+import comfyenv  # noqa: E402
+
+comfyenv.comfy_setup()
+
+from priorpaint.nodes.inpaint import InpaintCrop, InpaintEncode, InpaintStitch  # noqa: E402
+from priorpaint.nodes.ksampler import PRESETS, PriorPaintKSampler  # noqa: E402
+from priorpaint.nodes.models import LoadDemoModel  # noqa: E402
+from priorpaint.samplers import metrics as M  # noqa: E402
+from priorpaint.samplers.masks import dilate  # noqa: E402
+from priorpaint.support import bench as B  # noqa: E402
+from priorpaint.support.bench_data import MASK_KINDS, center_crop, make_mask  # noqa: E402
+from priorpaint.support.photos import held_out_images  # noqa: E402
+
+ROOT = comfyenv.ROOT
+
+
+def presets_on_demo(steps: int, size: int, seed: int) -> list[dict]:
+    model, vae, cond = LoadDemoModel.execute("priorpaint-unet", "eps").result[:3]
+    counted = B.Counted(model)
+    per = {m: [] for m in PRESETS}
+    for ii, (iname, im) in enumerate(held_out_images()):
+        gt = center_crop(im, size)[None]
+        for mi, kind in enumerate(MASK_KINDS):
+            mask = make_mask(kind, size, size, seed=seed * 1000 + ii * 10 + mi)
+            latent = {"samples": B.empty_hole(gt * 2 - 1, mask).expand(2, -1, -1, -1).contiguous(), "noise_mask": mask}
+            for method in PRESETS:
+                counted.reset()
+                t0 = time.perf_counter()
+                out = PriorPaintKSampler.execute(counted.model, seed, steps, 1.0, "euler", "karras", cond, cond, latent,
+                                                 1.0, method).result[0]["samples"]
+                wall = time.perf_counter() - t0
+                x = ((out.float() + 1) / 2).clamp(0, 1)
+                per[method].append({"nfe": counted.nfe(2)[0], "wall_s": wall,
+                                    "harmony": float(M.harmony_kl(x, mask).mean()),
+                                    "seam": float(M.seam_score(x, mask).mean()),
+                                    "psnr": float(M.masked_psnr(x, gt, mask).mean())})
+                r = per[method][-1]
+                print(f"  {iname[:16]:16s} {kind:6s} {method:9s} nfe {r['nfe']:4.0f} kl {r['harmony']:.3f} "
+                      f"seam {r['seam']:.3f} psnr {r['psnr']:.2f} {wall:.2f}s", flush=True)
+    rows = []
+    for method, rs in per.items():
+        mean = {k: sum(r[k] for r in rs) / len(rs) for k in rs[0]}
+        rows.append({"method": method, "label": PRESETS[method].label, "steps": steps, **mean})
+    return rows
+
+
+def crop_and_stitch(full_steps: int, seed: int) -> dict:
+    from PIL import Image
+
+    model, vae, cond = LoadDemoModel.execute("priorpaint-unet", "eps").result[:3]
+    _, im = held_out_images()[0]
+    big = torch.nn.functional.interpolate(im[None], size=(1536, 2048), mode="bicubic", align_corners=False).clamp(0, 1)
+    image = big.movedim(1, -1).contiguous()
+    mask = torch.zeros(1, 1536, 2048)
+    mask[:, 700:760, 900:980] = 1
+    feather = 8.0
+
+    def full():
+        latent = InpaintEncode.execute(image, mask, vae, 0, 0.0, "neutral grey").result[0]
+        out = PriorPaintKSampler.execute(model, seed, full_steps, 1.0, "euler", "karras", cond, cond, latent, 1.0,
+                                         "balanced").result[0]
+        return vae.decode(out["samples"])
+
+    def cropped():
+        crop, cmask, info = InpaintCrop.execute(image, mask, 0.5, 32, 0.25, 8).result
+        latent = InpaintEncode.execute(crop, cmask, vae, 0, 0.0, "neutral grey").result[0]
+        out = PriorPaintKSampler.execute(model, seed, full_steps, 1.0, "euler", "karras", cond, cond, latent, 1.0,
+                                         "balanced").result[0]
+        return InpaintStitch.execute(info, vae.decode(out["samples"]), feather, "lab_mean_std").result[0], crop.shape
+
+    t0 = time.perf_counter()
+    stitched, crop_shape = cropped()
+    t_crop = time.perf_counter() - t0
+    print(f"  crop & stitch ({crop_shape[2]}x{crop_shape[1]} crop): {t_crop:.1f}s", flush=True)
+    t0 = time.perf_counter()
+    full()
+    t_full = time.perf_counter() - t0
+    print(f"  full size 2048x1536: {t_full:.1f}s", flush=True)
+    outside = dilate(mask[:, None], int(feather))[:, 0] == 0
+    change = float((stitched - image).abs()[outside].max())
+    os.makedirs(os.path.join(ROOT, "out"), exist_ok=True)
+    Image.fromarray((stitched[0] * 255).round().byte().numpy()).save(os.path.join(ROOT, "out", "crop_stitch.png"))
+    return {"image": "2048x1536", "hole": "60x80", "crop": f"{crop_shape[2]}x{crop_shape[1]}", "preset": "balanced",
+            "steps": full_steps, "crop_s": t_crop, "full_s": t_full, "fraction": t_crop / t_full,
+            "max_change_outside_band": change, "feather": feather}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--size", type=int, default=128)
+    ap.add_argument("--full-steps", type=int, default=4)
+    ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args()
+    t0 = time.time()
+    with torch.inference_mode():
+        rows = presets_on_demo(a.steps, a.size, a.seed)
+        cs = crop_and_stitch(a.full_steps, a.seed)
+    out = {"presets": rows, "crop_stitch": cs, "size": a.size, "images": len(held_out_images()),
+           "masks": list(MASK_KINDS), "samples": 2, "minutes": (time.time() - t0) / 60}
+    path = os.path.join(ROOT, "docs", "presets.json")
+    with open(path, "w") as f:
+        json.dump(out, f, indent=1)
+        f.write("\n")
+    for r in rows:
+        print(f"{r['method']:9s} NFE {r['nfe']:.0f} KL {r['harmony']:.3f} seam {r['seam']:.3f} PSNR {r['psnr']:.2f} "
+              f"{r['wall_s']:.2f}s")
+    print(f"crop & stitch {cs['crop_s']:.1f}s vs full size {cs['full_s']:.1f}s = {cs['fraction']:.3f}; "
+          f"max change outside the feather band {cs['max_change_outside_band']}")
+    print("wrote", path)
+
+
+if __name__ == "__main__":
+    main()
