@@ -26,7 +26,7 @@ from ..samplers import aid as core
 from ..samplers.maskgen import random_masks
 from ..samplers.masks import InputError
 from ..samplers.ve import flow_to_ve, flow_to_ve_sigma, ve_to_flow, ve_to_flow_sigma
-from .common import CATEGORY, node_error, send_ui_message, schema
+from .common import ADVANCED, CATEGORY, node_error, send_ui_message, schema
 
 FOLDER = "inpaint_guidance"
 MAX_BYTES = 512 * 2**20  # a guidance module is < 1% of a backbone; 512 MiB covers a 12B-parameter one
@@ -366,38 +366,38 @@ class TrainAIDGuidance(io.ComfyNode):
                 io.Combo.Input("mask_kind", options=["mixed", "wide", "half", "expand", "box"], default="mixed",
                                tooltip="Training masks: LaMa-style strokes, half, expand, box, or a mix."),
                 io.Int.Input("iterations", default=600, min=1, max=1_000_000, tooltip="Actor–critic iterations."),
-                io.Int.Input("batch", default=48, min=2, max=4096, step=2,
+                io.Int.Input("batch", **ADVANCED, default=48, min=2, max=4096, step=2,
                              tooltip="Rollouts per iteration (even: explored in ± pairs)."),
-                io.Int.Input("crop", default=32, min=8, max=512, tooltip="Crop size in latent pixels."),
-                io.Int.Input("steps", default=8, min=2, max=100, tooltip="Euler steps per training rollout."),
-                io.Float.Input("lr_actor", default=1e-3, min=0.0, max=1.0, step=1e-4, tooltip="Actor learning rate."),
-                io.Float.Input("lr_critic", default=1e-3, min=0.0, max=1.0, step=1e-4, tooltip="Critic learning rate."),
-                io.Float.Input("lam", default=0.1, min=1e-6, max=100.0, step=0.01,
+                io.Int.Input("crop", **ADVANCED, default=32, min=8, max=512, tooltip="Crop size in latent pixels."),
+                io.Int.Input("steps", **ADVANCED, default=8, min=2, max=100, tooltip="Euler steps per training rollout."),
+                io.Float.Input("lr_actor", **ADVANCED, default=1e-3, min=0.0, max=1.0, step=1e-4, tooltip="Actor learning rate."),
+                io.Float.Input("lr_critic", **ADVANCED, default=1e-3, min=0.0, max=1.0, step=1e-4, tooltip="Critic learning rate."),
+                io.Float.Input("lam", **ADVANCED, default=0.1, min=1e-6, max=100.0, step=0.01,
                                tooltip="λ: exploration variance 2λ/(βd)."),
-                io.Float.Input("beta", default=1.0, min=1e-6, max=1000.0, step=0.1, tooltip="β: cost of the control."),
+                io.Float.Input("beta", **ADVANCED, default=1.0, min=1e-6, max=1000.0, step=0.1, tooltip="β: cost of the control."),
                 io.Int.Input("seed", default=0, min=0, max=0xFFFFFFFFFFFFFFFF, tooltip="Seed of the whole run."),
                 io.Boolean.Input("resume", default=True, tooltip="Continue from this name's checkpoint if there is one."),
-                io.Int.Input("checkpoint_every", default=50, min=1, max=100_000, tooltip="Checkpoint interval."),
+                io.Int.Input("checkpoint_every", **ADVANCED, default=50, min=1, max=100_000, tooltip="Checkpoint interval."),
                 io.Conditioning.Input("conditioning", optional=True,
                                       tooltip="Conditioning the backbone sees during training (default: the "
                                               "model's empty/unconditional input)."),
-                io.Float.Input("harmony_weight", default=0.0, min=0.0, max=100.0, step=0.01, optional=True,
+                io.Float.Input("harmony_weight", **ADVANCED, default=0.0, min=0.0, max=100.0, step=0.01, optional=True,
                                tooltip="w: adds w·d·KL(known ‖ hole) of the colour histograms to the terminal cost "
                                        "(3-channel pixel-space models only; 0 = squared error alone)."),
-                io.Float.Input("moment_weight", default=0.0, min=0.0, max=1000.0, step=0.1, optional=True,
+                io.Float.Input("moment_weight", **ADVANCED, default=0.0, min=0.0, max=1000.0, step=0.1, optional=True,
                                tooltip="w: adds w·n_hole·Σ_c[(mean_c − mean*_c)² + (std_c − std*_c)²] of the hole to the "
                                        "terminal cost, so flat low-contrast fills no longer pay off (any latent; "
                                        "0 = off)."),
-                io.Int.Input("lowpass", default=1, min=1, max=64, optional=True,
+                io.Int.Input("lowpass", **ADVANCED, default=1, min=1, max=64, optional=True,
                              tooltip="k: the terminal squared error compares k×k block means, so flattening texture "
                                      "finer than k latent pixels earns nothing (must divide 'crop'; 1 = per pixel)."),
-                io.Boolean.Input("context", default=False, optional=True,
+                io.Boolean.Input("context", **ADVANCED, default=False, optional=True,
                                  tooltip="The module also sees the known region's mean and spread per channel, so it "
                                          "can correct colours deep inside holes larger than its convolutions reach."),
-                io.Float.Input("td_lambda", default=0.0, min=0.0, max=1.0, step=0.05, optional=True,
+                io.Float.Input("td_lambda", **ADVANCED, default=0.0, min=0.0, max=1.0, step=0.05, optional=True,
                                tooltip="λ_TD of the actor's advantage: 0 = the TD residual δ_k (the paper's update), "
                                        "1 = the whole remaining cost (Monte-Carlo); between = generalised advantage."),
-                io.Float.Input("sigma_floor", default=0.0, min=0.0, max=1000.0, step=0.01, optional=True,
+                io.Float.Input("sigma_floor", **ADVANCED, default=0.0, min=0.0, max=1000.0, step=0.01, optional=True,
                                tooltip="A coarse-only module: it does not act where the noise level (VE σ) is below "
                                        "this, in training and when applied, so it steers the hole's layout and colour "
                                        "and leaves the fine texture to the model. 0 = every step."),

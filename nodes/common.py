@@ -30,6 +30,19 @@ def send_ui_message(event: str, data: dict, node_id: str | None = None) -> None:
     inst.send_sync(f"priorpaint.{event}", payload)
 
 
+def _advanced_supported() -> bool:
+    import inspect
+
+    from comfy_api.latest import io
+
+    return "advanced" in inspect.signature(io.Input.__init__).parameters
+
+
+ADVANCED = {"advanced": True} if _advanced_supported() else {}
+"""``**ADVANCED`` on an input marks it advanced (folded away by frontends that know the flag, ComfyUI ≥ 0.4):
+research parameters with good defaults. Older releases ignore it (the flag is left out)."""
+
+
 def schema(**kw):
     """``io.Schema`` with only the fields this ComfyUI knows (``search_aliases`` arrived after 0.3.75),
     so one definition serves every supported release."""

@@ -12,7 +12,7 @@ from ..samplers import gmm_seed as seed_core
 from ..samplers import harmonized as dsr
 from ..samplers.masks import InputError, check_finite, dilate, image_to_bchw, mask_for
 from ..samplers import noise as rng
-from .common import CATEGORY, node_error, send_ui_message, schema
+from .common import ADVANCED, CATEGORY, node_error, send_ui_message, schema
 from .sampling import make_ksampler
 
 
@@ -53,9 +53,9 @@ class GMMSeed(io.ComfyNode):
                 io.Int.Input("components", default=5, min=1, max=32, tooltip="Mixture components K."),
                 io.Int.Input("seed", default=0, min=0, max=2**64 - 1, control_after_generate=True,
                              tooltip="Seed for the subsample and the draws (deterministic per seed)."),
-                io.Int.Input("max_points", default=2000, min=100, max=10_000_000,
+                io.Int.Input("max_points", **ADVANCED, default=2000, min=100, max=10_000_000,
                              tooltip="At most this many known positions (a seeded random subset) fit the mixture."),
-                io.Float.Input("noise_blend", default=0.0, min=0.0, max=1.0, step=0.05,
+                io.Float.Input("noise_blend", **ADVANCED, default=0.0, min=0.0, max=1.0, step=0.05,
                                tooltip="Mix the draws with standard normal noise: 0 = pure GMM seed, 1 = plain noise."),
                 io.Mask.Input("mask", optional=True,
                               tooltip="1 = inpaint. Resized bilinearly to latent size. Optional if the LATENT has a "
@@ -110,7 +110,7 @@ class DCECheck(io.ComfyNode):
                 io.Image.Input("image", tooltip="The inpainted image."),
                 io.Mask.Input("mask", tooltip="1 = inpainted region (resized bilinearly if needed)."),
                 io.Int.Input("bins", default=64, min=8, max=256, tooltip="Histogram bins per channel."),
-                io.Boolean.Input("texture", default=False,
+                io.Boolean.Input("texture", **ADVANCED, default=False,
                                  tooltip="Also compare gradient-magnitude histograms (texture), weighted 0.5."),
             ],
             outputs=[
@@ -294,26 +294,26 @@ class HarmonizedSampler(io.ComfyNode):
                 "less noise), up to N attempts; the lowest-DCE state is finished. Attempts and scores are shown on the "
                 "node. Use with SamplerCustom / SamplerCustomAdvanced and a noise-masked LATENT."),
             inputs=[
-                io.Float.Input("checkpoint", default=0.5, min=0.05, max=0.95, step=0.05,
+                io.Float.Input("checkpoint", **ADVANCED, default=0.5, min=0.05, max=0.95, step=0.05,
                                tooltip="Where the harmony is checked, as a fraction of the schedule."),
                 io.Int.Input("attempts", default=3, min=1, max=20, tooltip="Maximum attempts N (paper: 3)."),
-                io.Int.Input("delta", default=2, min=0, max=100,
+                io.Int.Input("delta", **ADVANCED, default=2, min=0, max=100,
                              tooltip="After each failed attempt the start moves this many schedule levels later."),
                 io.Combo.Input("threshold_mode", options=["fixed", "auto"], default="fixed",
                                tooltip="fixed: use 'threshold'; auto: 1.5× the KL between the known region and the "
                                        "known ring around the hole (the image's own local variation), at least 0.02. "
                                        "Auto is strict: checkpoint predictions are smoother than finished images, so "
                                        "it restarts more often than the fixed default."),
-                io.Float.Input("threshold", default=1.5, min=0.0, max=20.0, step=0.01,
+                io.Float.Input("threshold", **ADVANCED, default=1.5, min=0.0, max=20.0, step=0.01,
                                tooltip="τ on the KL form of DCE of the checkpoint prediction: an attempt at or below "
                                        "it is accepted. Default 1.5 = the median on held-out crops with the demo model "
                                        "(tools/studies/calibrate_dce.py): about half of first attempts get a restart."),
                 io.Int.Input("components", default=5, min=1, max=32, tooltip="GMM components K for the seeds."),
-                io.Int.Input("max_points", default=2000, min=100, max=10_000_000,
+                io.Int.Input("max_points", **ADVANCED, default=2000, min=100, max=10_000_000,
                              tooltip="Known positions (a seeded random subset) used to fit the GMM."),
-                io.Float.Input("noise_blend", default=0.0, min=0.0, max=1.0, step=0.05,
+                io.Float.Input("noise_blend", **ADVANCED, default=0.0, min=0.0, max=1.0, step=0.05,
                                tooltip="Mix seed draws with plain noise (0 = pure GMM seed)."),
-                io.Boolean.Input("texture", default=False, tooltip="Add the gradient-magnitude (texture) term to DCE."),
+                io.Boolean.Input("texture", **ADVANCED, default=False, tooltip="Add the gradient-magnitude (texture) term to DCE."),
                 io.Sampler.Input("sampler", optional=True,
                                  tooltip="Base sampler (KSamplerSelect, or the RePaint+ Sampler); default euler."),
                 io.Vae.Input("vae", optional=True,

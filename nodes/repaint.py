@@ -9,7 +9,7 @@ import comfy.samplers
 from ..samplers import noise as rng
 from ..samplers import repaint as rp
 from ..samplers import repaint_plus as rpp
-from .common import CATEGORY, schema
+from .common import ADVANCED, CATEGORY, schema
 from .sampling import TransformedModel, VEView, make_ksampler, ve_core
 
 MODES = {
@@ -105,19 +105,19 @@ class RePaintPlusSampler(io.ComfyNode):
                 io.Int.Input("resamples", default=1, min=1, max=50,
                              tooltip="Harmonisation rounds per harmonising level (RePaint+), or resampling count r "
                                      "(RePaint: r−1 jumps back at each jump point)."),
-                io.Combo.Input("kappa_mode", options=list(rpp.KAPPA_MODES), default="capped",
+                io.Combo.Input("kappa_mode", **ADVANCED, options=list(rpp.KAPPA_MODES), default="capped",
                                tooltip="Drift realignment κ(σ) = (σ_d² + σ²)/σ_d²: 'theory' (exact for Gaussian data), "
                                        "'capped' (min(theory, cap): safe for real models at high σ) or '1' (none)."),
-                io.Float.Input("kappa_cap", default=4.0, min=1.0, max=1000.0, step=0.5,
+                io.Float.Input("kappa_cap", **ADVANCED, default=4.0, min=1.0, max=1000.0, step=0.5,
                                tooltip="Upper bound on κ in 'capped' mode."),
-                io.Float.Input("start_percent", default=0.0, min=0.0, max=1.0, step=0.01,
+                io.Float.Input("start_percent", **ADVANCED, default=0.0, min=0.0, max=1.0, step=0.01,
                                tooltip="Harmonise only from this fraction of the schedule (0 = first step)."),
-                io.Float.Input("end_percent", default=1.0, min=0.0, max=1.0, step=0.01,
+                io.Float.Input("end_percent", **ADVANCED, default=1.0, min=0.0, max=1.0, step=0.01,
                                tooltip="... up to this fraction of the schedule (1 = last step)."),
-                io.Float.Input("eta", default=0.0, min=0.0, max=1.0, step=0.05,
+                io.Float.Input("eta", **ADVANCED, default=0.0, min=0.0, max=1.0, step=0.05,
                                tooltip="Without a base sampler: 0 = euler (DDIM), > 0 = euler_ancestral with this eta. "
                                        "RePaint mode always uses ancestral moves (eta 1 if 0)."),
-                io.Float.Input("sigma_data", default=1.0, min=0.01, max=10.0, step=0.01,
+                io.Float.Input("sigma_data", **ADVANCED, default=1.0, min=0.01, max=10.0, step=0.01,
                                tooltip="Data standard deviation in the model's latent space for κ: about 1 for "
                                        "SD/SDXL/SD3/Flux latents, 0.5 for pixel models in [-1, 1]."),
                 io.Sampler.Input("sampler", optional=True,

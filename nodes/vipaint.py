@@ -21,7 +21,7 @@ import latent_preview
 
 from ..samplers import vipaint as core
 from ..samplers.masks import InputError, check_finite, fit_spatial, image_to_bchw, resize_mask, vae_crop
-from .common import CATEGORY, node_error, send_ui_message, schema
+from .common import ADVANCED, CATEGORY, node_error, send_ui_message, schema
 from .isdiff import latent_hole
 from .sampling import VEView, autograd_unsupported, make_ksampler
 
@@ -162,31 +162,31 @@ class VIPaint(io.ComfyNode):
                 io.Float.Input("cfg", default=1.0, min=0.0, max=100.0, step=0.1, round=0.01,
                                tooltip="Classifier-free guidance inside every model call (cfg > 1 doubles the cost "
                                        "of each gradient evaluation)."),
-                io.Int.Input("t_e", default=550, min=1, max=999,
+                io.Int.Input("t_e", **ADVANCED, default=550, min=1, max=999,
                              tooltip="T_e: the highest keypoint, as a timestep of 1000 (reference: 550)."),
-                io.Int.Input("t_s", default=400, min=1, max=999,
+                io.Int.Input("t_s", **ADVANCED, default=400, min=1, max=999,
                              tooltip="T_s: the lowest keypoint; DPS runs from here to 0 (reference: 400)."),
-                io.Int.Input("keypoints", default=2, min=1, max=16,
+                io.Int.Input("keypoints", **ADVANCED, default=2, min=1, max=16,
                              tooltip="K keypoints between T_e and T_s (1 = the Gaussian variant at T_s only)."),
                 io.Int.Input("iterations", default=50, min=0, max=1000,
                              tooltip="Adam iterations fitting the posterior (reference: 50)."),
-                io.Float.Input("lr_mean", default=0.1, min=0.0, max=10.0, step=0.001,
+                io.Float.Input("lr_mean", **ADVANCED, default=0.1, min=0.0, max=10.0, step=0.001,
                                tooltip="Learning rate of the means µ (reference: 0.1)."),
-                io.Float.Input("lr_logvar", default=0.001, min=0.0, max=10.0, step=0.0001,
+                io.Float.Input("lr_logvar", **ADVANCED, default=0.001, min=0.0, max=10.0, step=0.0001,
                                tooltip="Learning rate of the log-variances (reference: 1e-3)."),
-                io.Float.Input("lr_gamma", default=0.01, min=0.0, max=10.0, step=0.001,
+                io.Float.Input("lr_gamma", **ADVANCED, default=0.01, min=0.0, max=10.0, step=0.001,
                                tooltip="Learning rate of the mixing weights γ (reference: 0.01)."),
-                io.Float.Input("prior_weight", default=100.0, min=0.0, max=1e6, step=1.0,
+                io.Float.Input("prior_weight", **ADVANCED, default=100.0, min=0.0, max=1e6, step=1.0,
                                tooltip="β1: weight of the prior loss above T_e (reference: 100)."),
-                io.Float.Input("hier_weight", default=100.0, min=0.0, max=1e6, step=1.0,
+                io.Float.Input("hier_weight", **ADVANCED, default=100.0, min=0.0, max=1e6, step=1.0,
                                tooltip="β2: weight of the hierarchical KL between keypoints (reference: 100)."),
-                io.Float.Input("recon_weight", default=100.0, min=0.0, max=1e6, step=1.0,
+                io.Float.Input("recon_weight", **ADVANCED, default=100.0, min=0.0, max=1e6, step=1.0,
                                tooltip="Weight of the one-step reconstruction loss on the known pixels "
                                        "(mean absolute error; reference: 100)."),
                 io.Int.Input("dps_steps", default=50, min=1, max=1000,
                              tooltip="DPS refinement steps from T_s to 0, one gradient evaluation each "
                                      "(the reference walks every timestep: 400)."),
-                io.Float.Input("dps_scale", default=1.0, min=0.0, max=100.0, step=0.05,
+                io.Float.Input("dps_scale", **ADVANCED, default=1.0, min=0.0, max=100.0, step=0.05,
                                tooltip="ζ: DPS step size on the gradient of ‖k⊙(y − Dec(x̂0))‖₂."),
                 io.Int.Input("samples", default=1, min=1, max=64,
                              tooltip="Images drawn per input from the one fitted posterior (also the number of "

@@ -143,3 +143,22 @@ def test_every_output_has_a_display_name_and_every_node_search_aliases():
     if has_aliases:
         found = {a for node in NODES for a in node.define_schema().search_aliases}
         assert {"paste back", "color match", "heat map"} <= found
+
+
+def test_research_parameters_are_advanced_where_comfyui_supports_it():
+    """Simple by default: on ComfyUI releases with the input flag `advanced` (folded away in the UI), the
+    research-heavy nodes show only a few widgets; every advanced widget has a default."""
+    from priorpaint.nodes.common import ADVANCED
+
+    if not ADVANCED:
+        pytest.skip("this ComfyUI has no 'advanced' input flag (added after 0.3.75)")
+    most = {"PriorPaintVIPaint": 5, "PriorPaintHarmonizedSampler": 3, "PriorPaintTrainAIDGuidance": 6,
+            "PriorPaintRePaintPlusSampler": 3}
+    widgets = ("INT", "FLOAT", "BOOLEAN", "COMBO", "STRING")
+    for s in schemas():
+        simple = [i.id for i in s.inputs if str(i.get_io_type()) in widgets and not getattr(i, "advanced", None)]
+        for i in s.inputs:
+            if getattr(i, "advanced", None):
+                assert getattr(i, "default", None) is not None, f"{s.node_id}.{i.id} is advanced without a default"
+        if s.node_id in most:
+            assert len(simple) <= most[s.node_id], f"{s.node_id} shows {simple}"
