@@ -1,53 +1,61 @@
-// PriorPaint frontend extension: shows what a node learned at run time (scores, attempts, losses)
-// on the node itself. The server sends "priorpaint.<event>" messages with {node, ...}; without this
-// file nothing breaks -- the nodes work the same, only the on-node read-out is missing.
+// PriorPaint frontend extension: shows a node's run-time read-out (DCE scores, Harmonized Sampler attempts,
+// VIPaint's fit, AID module info and training) in a read-only text box on the node -- a widget like any
+// other, so it sits below the inputs (never over them) and shows in the classic and the Nodes 2.0 frontend.
+// Final read-outs arrive as ComfyUI's standard UI output {text: [...]} (replayed on cached reruns and kept
+// in the node's outputs); progress during a run arrives as "priorpaint.status" messages {node, text}.
+// Node ids of nodes inside subgraphs are execution paths like "12:5" (subgraph node 12, inner node 5).
+// Without this file nothing breaks: previews (the DCE heat map) are standard images the frontend shows.
 import { app } from "../../scripts/app.js";
 import { api } from "../../scripts/api.js";
+import { ComfyWidgets } from "../../scripts/widgets.js";
 
-function showOnNode(nodeId, text, curve) {
-  const node = app.graph?.getNodeById?.(Number(nodeId));
-  if (!node) return;
+const READOUT = "priorpaint_readout";
+
+// The node an execution id names: "7" in the root graph, "12:5" inside subgraph node 12, and so on.
+export function resolveNode(graph, executionId) {
+  let g = graph;
+  let node = null;
+  for (const part of String(executionId).split(":")) {
+    if (!g) return null;
+    node = g.getNodeById?.(Number(part)) ?? g.getNodeById?.(part) ?? null;
+    if (!node) return null;
+    g = node.subgraph ?? null;
+  }
+  return node;
+}
+
+function setReadout(node, text) {
+  if (!node || typeof text !== "string") return;
+  let w = node.widgets?.find((x) => x.name === READOUT);
+  if (!w) {
+    w = ComfyWidgets.STRING(node, READOUT, ["STRING", { multiline: true }], app).widget;
+    w.serialize = false; // never saved into the workflow: widget order and values stay as released
+    if (w.element) {
+      w.element.readOnly = true;
+      w.element.style.opacity = 0.8;
+    }
+    w.options = { ...(w.options || {}), read_only: true };
+  }
+  w.value = text;
   node.priorpaintStatus = text;
-  // a loss / cost curve (VIPaint's fit, AID training) drawn as a sparkline above the text
-  node.priorpaintCurve = Array.isArray(curve) && curve.length > 1 ? curve.slice(-200) : null;
   node.setDirtyCanvas?.(true, true);
 }
 
-function drawCurve(ctx, values, x, y, w, h) {
-  const finite = values.filter(Number.isFinite);
-  if (finite.length < 2) return;
-  const lo = Math.min(...finite), hi = Math.max(...finite), span = hi - lo || 1;
-  ctx.strokeStyle = "#9fd";
-  ctx.lineWidth = 1;
-  ctx.beginPath();
-  values.forEach((v, i) => {
-    if (!Number.isFinite(v)) return;
-    const px = x + (w * i) / (values.length - 1), py = y + h - (h * (v - lo)) / span;
-    i === 0 ? ctx.moveTo(px, py) : ctx.lineTo(px, py);
-  });
-  ctx.stroke();
-}
-
 app.registerExtension({
-  name: "priorpaint.status",
+  name: "priorpaint.readout",
   async setup() {
     api.addEventListener("priorpaint.status", (e) => {
       const d = e.detail || {};
-      if (d.node !== undefined && d.text) showOnNode(d.node, d.text, d.curve);
+      if (d.node !== undefined && d.node !== null && d.text) setReadout(resolveNode(app.graph, d.node), d.text);
     });
   },
   async beforeRegisterNodeDef(nodeType, nodeData) {
     if (!nodeData?.name?.startsWith("PriorPaint")) return;
-    const onDrawForeground = nodeType.prototype.onDrawForeground;
-    nodeType.prototype.onDrawForeground = function (ctx) {
-      onDrawForeground?.apply(this, arguments);
-      if (!this.priorpaintStatus || this.flags?.collapsed) return;
-      ctx.save();
-      ctx.font = "11px sans-serif";
-      ctx.fillStyle = "#9fd";
-      ctx.fillText(this.priorpaintStatus, 8, this.size[1] - 6);
-      if (this.priorpaintCurve) drawCurve(ctx, this.priorpaintCurve, 8, this.size[1] - 42, this.size[0] - 16, 24);
-      ctx.restore();
+    const onExecuted = nodeType.prototype.onExecuted;
+    nodeType.prototype.onExecuted = function (message) {
+      onExecuted?.apply(this, arguments);
+      const text = message?.text;
+      if (Array.isArray(text) && text.length) setReadout(this, text.join("\n"));
     };
   },
 });

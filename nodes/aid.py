@@ -26,7 +26,7 @@ from ..samplers import aid as core
 from ..samplers.maskgen import random_masks
 from ..samplers.masks import InputError
 from ..samplers.ve import flow_to_ve, flow_to_ve_sigma, ve_to_flow, ve_to_flow_sigma
-from .common import ADVANCED, CATEGORY, node_error, send_ui_message, schema
+from .common import ADVANCED, CATEGORY, node_error, readout, send_ui_message, schema
 
 FOLDER = "inpaint_guidance"
 MAX_BYTES = 512 * 2**20  # a guidance module is < 1% of a backbone; 512 MiB covers a 12B-parameter one
@@ -223,7 +223,7 @@ class LoadAIDGuidance(io.ComfyNode):
         node_id = getattr(cls.hidden, "unique_id", None) if cls.hidden is not None else None
         send_ui_message("status", {"text": g.summary(), "metadata": {k: v for k, v in g.info.items() if k != "time"}},
                         node_id)
-        return io.NodeOutput(g)
+        return io.NodeOutput(g, ui=readout(g.summary()))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -511,4 +511,7 @@ class TrainAIDGuidance(io.ComfyNode):
             path = os.path.join(out_dir, name + ".safetensors")
             core.save_module(path, actor, core.module_metadata(actor, info, tp, training))
             g_out = load_guidance_file(path, name + ".safetensors")
-        return io.NodeOutput(g_out, path)
+        text = (f"trained {iterations} iterations" + (f" (resumed at {start})" if start else "") +
+                (f"; Ψ {log[0]['psi']:.3f} → {log[-1]['psi']:.3f}" if log else "") + f"\nsaved {os.path.basename(path)}\n"
+                + g_out.summary())
+        return io.NodeOutput(g_out, path, ui=readout(text))

@@ -30,6 +30,18 @@ def send_ui_message(event: str, data: dict, node_id: str | None = None) -> None:
     inst.send_sync(f"priorpaint.{event}", payload)
 
 
+def readout(text: str, images=None, cls=None) -> dict:
+    """A node's run-time read-out as ComfyUI's standard UI output: ``text`` (shown by the pack's extension
+    in a read-only box on the node, in both frontends) and optional preview ``images`` (IMAGE, shown by
+    the frontend itself). Cached reruns replay it like any UI output."""
+    out = {"text": (text,)}
+    if images is not None:
+        from comfy_api.latest import ui
+
+        out.update(ui.PreviewImage(images, cls=cls).as_dict())
+    return out
+
+
 def _advanced_supported() -> bool:
     import inspect
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import torch
-from comfy_api.latest import io, ui
+from comfy_api.latest import io
 
 import comfy.model_management
 import comfy.samplers
@@ -12,7 +12,7 @@ from ..samplers import gmm_seed as seed_core
 from ..samplers import harmonized as dsr
 from ..samplers.masks import InputError, check_finite, dilate, image_to_bchw, mask_for
 from ..samplers import noise as rng
-from .common import ADVANCED, CATEGORY, node_error, send_ui_message, schema
+from .common import ADVANCED, CATEGORY, node_error, readout, send_ui_message, schema
 from .sampling import make_ksampler
 
 
@@ -143,8 +143,10 @@ class DCECheck(io.ComfyNode):
             if part is not None:
                 view.add_(part[:, 0] * m[:, 0])
         kl, ce = float(scores["kl"].mean()), float(scores["dce"].mean())
-        text = " | ".join(f"KL {k:.4f}  DCE {d:.4f}" for k, d in zip(scores["kl"].tolist(), scores["dce"].tolist()))
-        return io.NodeOutput(kl, ce, rgb.clamp_(0, 1), heat[:, 0].contiguous(), ui=ui.PreviewText(text))
+        text = "\n".join(f"{'image ' + str(i + 1) + ': ' if x.shape[0] > 1 else ''}KL (harmony) {k:.4f}   DCE {d:.4f}"
+                         for i, (k, d) in enumerate(zip(scores["kl"].tolist(), scores["dce"].tolist())))
+        rgb = rgb.clamp_(0, 1)
+        return io.NodeOutput(kl, ce, rgb, heat[:, 0].contiguous(), ui=readout(text, rgb, cls))
 
 
 # ---------------------------------------------------------------------------------------------

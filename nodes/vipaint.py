@@ -21,7 +21,7 @@ import latent_preview
 
 from ..samplers import vipaint as core
 from ..samplers.masks import InputError, check_finite, fit_spatial, image_to_bchw, resize_mask, vae_crop
-from .common import ADVANCED, CATEGORY, node_error, send_ui_message, schema
+from .common import ADVANCED, CATEGORY, node_error, readout, send_ui_message, schema
 from .isdiff import latent_hole
 from .sampling import VEView, autograd_unsupported, make_ksampler
 
@@ -70,7 +70,7 @@ SPLIT_DECODER = True  # with a VAE, split the backward pass (tools/bench/bench_v
 
 def sample_vipaint_k(model, x, sigmas, extra_args=None, callback=None, disable=None, keypoints=2, samples=1,
                      dps_steps=50, prior_grid=None, settings=None, vae=None, image=None, pixel_mask=None,
-                     node_id=None):
+                     node_id=None, record=None):
     """KSAMPLER function. ``sigmas`` = keypoints then the DPS schedule to 0 (sampler space); the batch is
     ``samples`` copies of the images (the node repeats the LATENT)."""
     view = VEView(model, x, sigmas, extra_args, "vipaint/noise")
@@ -96,6 +96,8 @@ def sample_vipaint_k(model, x, sigmas, extra_args=None, callback=None, disable=N
 
     def on_iteration(i, rec):
         losses.append(rec["total"])
+        if record is not None:
+            record.append(rec)
         if node_id is not None and (i % 5 == 0 or i == st.iterations - 1):
             send_ui_message("status", {"text": f"VIPaint fit {i + 1}/{st.iterations}: loss {rec['total']:.3f} "
                                                f"(prior {rec['prior']:.3f}, hier {rec['hier']:.3f}, recon "
@@ -263,8 +265,10 @@ class VIPaint(io.ComfyNode):
                                   prior_weight=prior_weight, hier_weight=hier_weight, recon_weight=recon_weight,
                                   dps_scale=dps_scale)
         node_id = getattr(cls.hidden, "unique_id", None) if cls.hidden is not None else None
+        fit: list[dict] = []  # the fit's loss records (the read-out)
         sampler = vipaint_sampler(keypoints=len(kp), samples=samples, dps_steps=dps_steps, prior_grid=grid,
-                                  settings=st, vae=vae, image=img, pixel_mask=pixel_mask, node_id=node_id)
+                                  settings=st, vae=vae, image=img, pixel_mask=pixel_mask, node_id=node_id,
+                                  record=fit)
         lat = comfy.sample.fix_empty_latent_channels(model, x)
         batch = lat.repeat(samples, 1, 1, 1)
         noise_mask = hole if hole.shape[0] == 1 else hole.repeat(samples, 1, 1, 1)
@@ -281,4 +285,8 @@ class VIPaint(io.ComfyNode):
             raise clear from None
         result = {k: v for k, v in latent_image.items() if k not in ("noise_mask", "batch_index")}
         result["samples"] = out
-        return io.NodeOutput(result)
+        text = f"{samples} sample(s); DPS {dps_steps} steps"
+        if fit:
+            text = (f"fit {len(fit)} iterations: loss {fit[0]['total']:.3f} → {fit[-1]['total']:.3f} (prior "
+                    f"{fit[-1]['prior']:.3f}, hier {fit[-1]['hier']:.3f}, recon {fit[-1]['recon']:.4f})\n" + text)
+        return io.NodeOutput(result, ui=readout(text))

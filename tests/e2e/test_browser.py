@@ -84,6 +84,93 @@ return app.graph._nodes.some(n => n.type === 'SaveImage' &&
 """
 
 
+READOUT = """
+const n = app.graph._nodes.find(n => n.type === arguments[0]);
+const w = n && (n.widgets || []).find(w => w.name === 'priorpaint_readout');
+return w ? w.value : null;
+"""
+
+
+def _queue_and_wait(server, browser, timeout=300):
+    before = set(server.get_json("/history").keys())
+    err = browser.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "app.queuePrompt(0, 1).then(() => done(null), (e) => done(String(e)));")
+    assert err is None, f"queueing from the page failed: {err}"
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        hist = server.get_json("/history")
+        new = [k for k in hist if k not in before]
+        if new and hist[new[0]].get("status", {}).get("completed") is not None:
+            return hist[new[0]]
+        time.sleep(0.5)
+    raise AssertionError(f"no result within {timeout} s\n{server.log_tail()}")
+
+
+def _wait_for(browser, script, *args, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = browser.execute_script(script, *args)
+        if value:
+            return value
+        time.sleep(0.5)
+    return browser.execute_script(script, *args)
+
+
+DCE_GRAPH = {"last_node_id": 2, "last_link_id": 2, "groups": [], "config": {}, "extra": {}, "version": 0.4,
+             "nodes": [{"id": 1, "type": "PriorPaintExamplePhoto", "pos": [40, 40], "size": [300, 160], "flags": {},
+                        "order": 0, "mode": 0, "inputs": [], "properties": {},
+                        "outputs": [{"name": "image", "type": "IMAGE", "links": [1], "slot_index": 0},
+                                    {"name": "mask", "type": "MASK", "links": [2], "slot_index": 1}],
+                        "widgets_values": ["cat", 64, "box"]},
+                       {"id": 2, "type": "PriorPaintDCECheck", "pos": [400, 40], "size": [300, 200], "flags": {},
+                        "order": 1, "mode": 0, "properties": {},
+                        "inputs": [{"name": "image", "type": "IMAGE", "link": 1},
+                                   {"name": "mask", "type": "MASK", "link": 2}],
+                        "outputs": [], "widgets_values": [64, False]}],
+             "links": [[1, 1, 0, 2, 0, "IMAGE"], [2, 1, 1, 2, 1, "MASK"]]}
+
+
+def test_readouts_are_standard_outputs_that_survive_cached_reruns_and_work_inside_subgraphs(server, browser):
+    """DCE Check's score shows in its read-out box and its heat map as the node's preview image; a cached rerun
+    replays both; inside a subgraph (execution id "<subgraph>:<node>") the read-out reaches the inner node."""
+    browser.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "app.loadGraphData(arguments[0]).then(() => done(true), (e) => done(String(e)));", DCE_GRAPH)
+    entry = _queue_and_wait(server, browser)
+    assert entry["status"]["status_str"] == "success", entry["status"]
+    ui = entry["outputs"]["2"]
+    assert ui["text"] and "KL (harmony)" in ui["text"][0] and ui["images"], ui
+    assert "KL (harmony)" in (_wait_for(browser, READOUT, "PriorPaintDCECheck") or "")
+    images = "const n = app.graph._nodes.find(n => n.type === 'PriorPaintDCECheck'); " \
+             "const o = (app.nodeOutputs || {})[String(n.id)]; return !!((n.imgs && n.imgs.length) || (o && o.images));"
+    assert _wait_for(browser, images), "the heat map preview is not on the node"
+    # a cached rerun (nothing changed): the server replays the UI output, the read-out comes back
+    browser.execute_script("const n = app.graph._nodes.find(n => n.type === 'PriorPaintDCECheck');"
+                           "n.widgets.find(w => w.name === 'priorpaint_readout').value = '';")
+    entry = _queue_and_wait(server, browser)
+    assert entry["status"]["status_str"] == "success"
+    assert "KL (harmony)" in (_wait_for(browser, READOUT, "PriorPaintDCECheck") or ""), "no read-out on a cached rerun"
+    # inside a subgraph
+    made = browser.execute_script(
+        "const g = app.graph; if (!g.convertToSubgraph) return null;"
+        "const n = g._nodes.find(n => n.type === 'PriorPaintDCECheck');"
+        "const r = g.convertToSubgraph(new Set([n])); return r && r.node ? String(r.node.id) : null;")
+    if made is None:
+        pytest.skip("this frontend has no subgraphs")
+    browser.execute_script("app.graph._nodes.find(n => n.type === 'PriorPaintExamplePhoto').widgets"
+                           ".find(w => w.name === 'width').value = 72;")  # a change, so everything re-executes
+    entry = _queue_and_wait(server, browser)
+    assert entry["status"]["status_str"] == "success", entry["status"]
+    inner = [k for k in entry["outputs"] if ":" in k]
+    assert inner, f"no output from a node inside the subgraph: {list(entry['outputs'])}"
+    text = _wait_for(browser, "const sg = app.graph.getNodeById(Number(arguments[0]));"
+                              "const n = sg && sg.subgraph && sg.subgraph._nodes.find(n => n.type === 'PriorPaintDCECheck');"
+                              "const w = n && (n.widgets || []).find(w => w.name === 'priorpaint_readout');"
+                              "return w ? w.value : null;", made)
+    assert text and "KL (harmony)" in text, f"no read-out on the node inside the subgraph ({inner})"
+
+
 @pytest.mark.parametrize("name", WORKFLOWS)
 def test_workflow_loads_queues_and_renders_in_the_browser(server, browser, name):
     for f in os.listdir(server.input_dir):  # from an empty input/ folder: the template brings its own photo
@@ -129,12 +216,11 @@ def test_workflow_loads_queues_and_renders_in_the_browser(server, browser, name)
     time.sleep(0.5)
     browser.save_screenshot(os.path.join(SHOTS, f"{name}-{browser.frontend_mode}.png"))
     assert browser.execute_script(SHOWN), f"{name}: the output image never reached the SaveImage node on the page"
-    # the pack's JS extension shows what the node learned at run time (DCE attempts, VIPaint loss, AID metadata)
-    for node_type in ("PriorPaintHarmonizedSampler", "PriorPaintVIPaint", "PriorPaintLoadAIDGuidance"):
+    # what the node learned at run time (DCE scores and attempts, VIPaint's fit, AID module info) in the read-out box
+    for node_type in ("PriorPaintHarmonizedSampler", "PriorPaintVIPaint", "PriorPaintLoadAIDGuidance",
+                      "PriorPaintDCECheck"):
         if any(n["type"] == node_type for n in workflow["nodes"]):
-            text = browser.execute_script(
-                "return (app.graph._nodes.find(n => n.type === arguments[0]) || {}).priorpaintStatus || null",
-                node_type)
+            text = browser.execute_script(READOUT, node_type)
             assert text, f"{name}: no run-time read-out on {node_type}"
 
 
