@@ -49,6 +49,10 @@ class WorkflowError(RuntimeError):
         self.details = details
 
 
+MODEL_FOLDERS = ("checkpoints", "diffusion_models", "vae", "text_encoders")
+"""Models folders a test server also reads from ``<workdir>/models/`` (with extra packs)."""
+
+
 class ComfyServer:
     """A ComfyUI server process owned by the caller (stopped by the PID it started)."""
 
@@ -83,6 +87,11 @@ class ComfyServer:
         """An ``inpaint_guidance`` models folder of this server (with extra packs: tests drop modules here)."""
         return os.path.join(self.workdir, "inpaint_guidance")
 
+    @property
+    def models_dir(self) -> str:
+        """``<workdir>/models``: checkpoints, diffusion_models, vae, text_encoders of this server (with extra packs)."""
+        return os.path.join(self.workdir, "models")
+
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self, timeout: float = 180.0) -> "ComfyServer":
         cdir = comfy_dir()
@@ -108,8 +117,12 @@ class ComfyServer:
             cfg = os.path.join(self.workdir, "extra_model_paths.yaml")
             with open(cfg, "w") as f:
                 f.write(f"priorpaint_tests:\n  base_path: {self.workdir}\n  custom_nodes: custom_nodes\n"
-                        "  inpaint_guidance: inpaint_guidance\n")
+                        "  inpaint_guidance: inpaint_guidance\n"
+                        # model files the tests place (support/checkpoints.py), under ComfyUI's own folder names
+                        + "".join(f"  {k}: models/{k}\n" for k in MODEL_FOLDERS))
             os.makedirs(self.guidance_dir, exist_ok=True)
+            for k in MODEL_FOLDERS:
+                os.makedirs(os.path.join(self.models_dir, k), exist_ok=True)
             cmd += ["--extra-model-paths-config", cfg]
         i = cmd.index("--whitelist-custom-nodes")
         cmd[i + 1:i + 2] = whitelist
