@@ -37,7 +37,7 @@ import comfy.utils
 
 from .comfy_models import _UNET_BASE, SD_REAL_VAE, _init_
 
-VERSION = "v1"
+VERSION = "v2"
 CACHE = os.environ.get("PRIORPAINT_MODEL_CACHE",
                        os.path.join(os.path.expanduser("~"), ".cache", "priorpaint", f"tiny-checkpoints-{VERSION}"))
 FAMILIES = ("sd15", "sdxl", "sd35", "flux")
@@ -96,6 +96,10 @@ def _vae(ddconfig: dict, g: torch.Generator) -> comfy.sd.VAE:
 def _clip(tokenizer, model, g: torch.Generator) -> comfy.sd.CLIP:
     clip = comfy.sd.CLIP(target=comfy.supported_models_base.ClipTarget(tokenizer, model))
     _init_(clip.cond_stage_model, g, std=0.02)
+    with torch.no_grad():  # unit layer norms: token embeddings come out O(1), so prompts differ as they should
+        for m in clip.cond_stage_model.modules():
+            if isinstance(m, torch.nn.LayerNorm) and m.weight is not None:
+                m.weight.fill_(1.0)
     return clip
 
 

@@ -9,13 +9,14 @@ import pytest
 from PIL import Image
 
 from comfy_client import WorkflowError, load_workflow, ui_to_api
-from harness import DEMO_INPUT, WORKFLOWS, photo_with_hole
+from harness import DEMO_INPUT, WORKFLOWS, for_tiny_models, photo_with_hole
 
 
 def run_template(server, name):
     """Run a shipped template as it is (nothing uploaded: its example photo node supplies the picture and
     the mask) and return (result, photo, mask) as arrays; photo and mask are read back from the server."""
-    prompt = ui_to_api(load_workflow(name + ".json"), server.get_json("/object_info"))
+    ui = for_tiny_models(load_workflow(name + ".json"), name, server.models_dir)
+    prompt = ui_to_api(ui, server.get_json("/object_info"))
     src = next(k for k, v in prompt.items() if v["class_type"] == "PriorPaintExamplePhoto")
     prompt["901"] = {"class_type": "SaveImage", "inputs": {"images": [src, 0], "filename_prefix": "truth_photo"}}
     prompt["902"] = {"class_type": "MaskToImage", "inputs": {"mask": [src, 1]}}

@@ -156,6 +156,8 @@ WORKFLOWS = {
 CHANGE = ("To inpaint your own picture: replace 'Example Photo and Mask' with Load Image (right-click → Open in "
           "MaskEditor to paint the hole), and 'Load Demo Model' with your checkpoint loader (Load Checkpoint, or Load "
           "Diffusion Model + Load CLIP + Load VAE) and CLIP Text Encode prompts; set cfg as your model wants.")
+PHOTO = ("To inpaint your own picture: replace 'Example Photo and Mask' with Load Image (right-click → Open in "
+         "MaskEditor to paint the hole).")
 NOTES = {
     "inpaint_ksampler": "START HERE. The Inpaint KSampler is a KSampler with one extra choice, 'method': balanced "
                         "(RePaint+, 2 model calls per step), fast (1.5), best (3) or core (ComfyUI's own inpainting, "
@@ -183,13 +185,107 @@ NOTES = {
 }
 TITLES = {"PriorPaintExamplePhoto": "Photo and mask (replace with Load Image)",
           "PriorPaintLoadDemoModel": "Model (replace with your checkpoint loader)"}
+
 ROLE_OF = {  # which group a node sits in
     "PriorPaintExamplePhoto": 0, "PriorPaintLoadDemoModel": 0, "VAEEncode": 0, "SetLatentNoiseMask": 0,
     "PriorPaintInpaintEncode": 0, "PriorPaintInpaintCrop": 0, "PriorPaintGMMSeed": 0,
     "VAEDecode": 2, "PriorPaintComposite": 2, "SaveImage": 2, "PriorPaintDCECheck": 2, "PriorPaintInpaintStitch": 2,
+    "CheckpointLoaderSimple": 0, "UNETLoader": 0, "DualCLIPLoader": 0, "TripleCLIPLoader": 0, "VAELoader": 0,
+    "CLIPTextEncode": 0, "FluxGuidance": 0,
 }
 GROUPS = (("1 · Inputs: photo, mask, model", "#3f789e"), ("2 · Inpaint", "#8a6f3f"), ("3 · Result", "#4f7f4f"))
 NODE_W, GAP_X, GAP_Y, PAD = 320, 40, 40, 20
+
+
+# ---------------------------------------------------------------------------------------------
+# Real model families through ComfyUI's stock loaders (CI runs them on tiny files: support/checkpoints.py)
+# ---------------------------------------------------------------------------------------------
+FAMILY = {  # loader nodes, prompt, sampling settings, crop size
+    "sd15": dict(title="SD1.5", ckpt="v1-5-pruned-emaonly-fp16.safetensors", cfg=7.0, steps=25, scheduler="karras",
+                 megapixels=0.26, multiple=8),
+    "sdxl": dict(title="SDXL", ckpt="sd_xl_base_1.0.safetensors", cfg=6.0, steps=25, scheduler="karras",
+                 megapixels=1.0, multiple=8),
+    "sd35": dict(title="SD3.5", unet="sd3.5_medium.safetensors", vae="sd35_vae.safetensors",
+                 clips=("clip_g.safetensors", "clip_l.safetensors", "t5xxl_fp16.safetensors"), cfg=4.5, steps=28,
+                 scheduler="simple", megapixels=1.0, multiple=16),
+    "flux": dict(title="Flux", unet="flux1-dev.safetensors", vae="ae.safetensors",
+                 clips=("clip_l.safetensors", "t5xxl_fp16.safetensors"), cfg=1.0, steps=20, scheduler="simple",
+                 megapixels=1.0, multiple=16, guidance=3.5),
+}
+POSITIVE = "a photo of a cat, detailed fur, soft natural light"
+NEGATIVE = "blurry, low quality, watermark, text, deformed"
+
+
+def family_workflow(family: str, stack: bool = False) -> list:
+    """Example photo → Inpaint Crop → Inpaint Encode → (Inpaint KSampler | SamplerCustom stack) → decode →
+    Inpaint Stitch → save, with the family's stock loaders and a real positive and negative prompt."""
+    f = FAMILY[family]
+    spec = [(1, "PriorPaintExamplePhoto", {"photo": "cat", "width": 512, "hole": "box and stroke"}, {})]
+    if "ckpt" in f:
+        spec.append((2, "CheckpointLoaderSimple", {"ckpt_name": f["ckpt"]}, {}))
+        model, clip, vae = (2, 0), (2, 1), (2, 2)
+    else:
+        spec.append((2, "UNETLoader", {"unet_name": f["unet"], "weight_dtype": "default"}, {}))
+        if family == "flux":
+            spec.append((3, "DualCLIPLoader", {"clip_name1": f["clips"][0], "clip_name2": f["clips"][1],
+                                               "type": "flux"}, {}))
+        else:
+            spec.append((3, "TripleCLIPLoader", {"clip_name1": f["clips"][0], "clip_name2": f["clips"][1],
+                                                 "clip_name3": f["clips"][2]}, {}))
+        spec.append((4, "VAELoader", {"vae_name": f["vae"]}, {}))
+        model, clip, vae = (2, 0), (3, 0), (4, 0)
+    spec += [(5, "CLIPTextEncode", {"text": POSITIVE}, {"clip": clip}),
+             (6, "CLIPTextEncode", {"text": NEGATIVE}, {"clip": clip})]
+    positive = (5, 0)
+    if "guidance" in f:
+        spec.append((7, "FluxGuidance", {"guidance": f["guidance"]}, {"conditioning": (5, 0)}))
+        positive = (7, 0)
+    spec += [(8, "PriorPaintInpaintCrop", {"context": 0.5, "margin": 32, "megapixels": f["megapixels"],
+                                           "multiple": f["multiple"]}, {"image": (1, 0), "mask": (1, 1)}),
+             (9, "PriorPaintInpaintEncode", {"grow": 4, "feather": 0.0, "fill": "neutral grey"},
+              {"pixels": (8, 0), "mask": (8, 1), "vae": vae})]
+    conds = {"model": model, "positive": positive, "negative": (6, 0), "latent_image": (9, 0)}
+    if stack:
+        spec += [(10, "KSamplerSelect", {"sampler_name": "euler"}, {}),
+                 (11, "PriorPaintRePaintPlusSampler", {"mode": "repaint_plus_b", "jump_length": 1, "resamples": 1,
+                                                       "kappa_mode": "capped", "kappa_cap": 4.0, "sigma_data": 1.0},
+                  {"sampler": (10, 0)}),
+                 (12, "BasicScheduler", {"scheduler": f["scheduler"], "steps": f["steps"], "denoise": 1.0},
+                  {"model": model}),
+                 (13, "SamplerCustom", {"add_noise": True, "noise_seed": 7, "cfg": f["cfg"]},
+                  dict(conds, sampler=(11, 0), sigmas=(12, 0)))]
+    else:
+        spec.append((13, "PriorPaintKSampler", {"seed": 7, "steps": f["steps"], "cfg": f["cfg"], "sampler_name": "euler",
+                                                "scheduler": f["scheduler"], "denoise": 1.0, "method": "balanced"},
+                     conds))
+    spec += [(14, "VAEDecode", {}, {"samples": (13, 0), "vae": vae}),
+             (15, "PriorPaintInpaintStitch", {"feather": 8.0, "colour_match": "lab_mean_std"},
+              {"stitch": (8, 2), "inpainted": (14, 0)}),
+             (16, "SaveImage", {"filename_prefix": f"priorpaint_{family}"}, {"images": (15, 0)})]
+    return spec
+
+
+def family_note(family: str, stack: bool) -> str:
+    f = FAMILY[family]
+    if "ckpt" in f:
+        files = f"models/checkpoints/{f['ckpt']}"
+    else:
+        folder = "models/text_encoders/"
+        files = (f"models/diffusion_models/{f['unet']}, models/vae/{f['vae']}, "
+                 + ", ".join(folder + c for c in f["clips"]))
+    how = ("the SamplerCustom stack: KSamplerSelect → RePaint+ Sampler → SamplerCustom (with BasicScheduler), for "
+           "custom schedules and samplers" if stack else "the drop-in Inpaint KSampler (method 'balanced')")
+    return (f"{f['title']} inpainting with {how}. Put your model files here (or pick yours in the loaders): {files}. "
+            f"Inpaint Crop cuts out the hole with context at {f['megapixels']:g} MP (what {f['title']} likes); "
+            "Inpaint Stitch pastes the result back into the full photo. ")
+
+
+def _family_templates() -> dict:
+    out = {}
+    for fam in FAMILY:
+        out[f"{fam}_inpaint"] = family_workflow(fam)
+        out[f"{fam}_inpaint_sampler_custom"] = family_workflow(fam, stack=True)
+    return out
 
 
 def _depths(spec):
@@ -299,7 +395,7 @@ def build_ui(spec, object_info: dict, note: str | None = None) -> dict:
         width = max(g["bounding"][0] + g["bounding"][2] for g in groups) - 40 if groups else 900
         nodes.append({"id": nid, "type": "Note", "pos": [40, 30], "size": [min(width, 1400), 150], "flags": {},
                       "order": len(nodes), "mode": 0, "inputs": [], "outputs": [], "title": "What this shows",
-                      "properties": {}, "widgets_values": [note + CHANGE], "color": "#432", "bgcolor": "#653"})
+                      "properties": {}, "widgets_values": [note], "color": "#432", "bgcolor": "#653"})
     return {"last_node_id": max(n["id"] for n in nodes), "last_link_id": link_id, "nodes": nodes, "links": links,
             "groups": groups, "config": {}, "extra": {"ds": {"scale": 0.7, "offset": [0, 0]}}, "version": 0.4}
 
@@ -338,9 +434,12 @@ def main():
         im.save(os.path.join(ROOT, "docs", "images", "workflow_input.jpg"), quality=90)
     with tempfile.TemporaryDirectory() as tmp, ComfyServer(tmp) as server:
         object_info = server.get_json("/object_info")
-        for name, spec in WORKFLOWS.items():
+        notes = {k: v + CHANGE for k, v in NOTES.items()}
+        notes.update({f"{fam}_inpaint{sfx}": family_note(fam, bool(sfx)) + PHOTO for fam in FAMILY
+                      for sfx in ("", "_sampler_custom")})
+        for name, spec in dict(WORKFLOWS, **_family_templates()).items():
             path = os.path.join(ROOT, "example_workflows", name + ".json")
-            ui = build_ui(spec, object_info, NOTES.get(name))
+            ui = build_ui(spec, object_info, notes.get(name))
             with open(path, "w") as f:
                 json.dump(ui, f, indent=1)
                 f.write("\n")
