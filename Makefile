@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: comfyui comfyui-latest test-comfyui-latest demo test test-core test-nodes test-e2e workflows readme-images demo-model bench bench-quick bench-base-samplers bench-hostile bench-vipaint bench-aid aid-demo browser-deps node-docs soak registry-check demo-prior clean
+.PHONY: comfyui comfyui-latest test-comfyui-latest demo test test-core test-nodes test-e2e workflows readme-images demo-model bench bench-quick bench-base-samplers bench-hostile bench-presets bench-posterior bench-vipaint bench-aid aid-demo browser-deps node-docs soak registry-check demo-prior clean
 
 comfyui:            ## venv with the pinned torch stack + ComfyUI 0.3.75 in .comfyui/ (or $COMFYUI_PATH), pack linked
 	@bash tools/product/setup_comfyui.sh
@@ -64,6 +64,14 @@ bench-base-samplers: comfyui ## RePaint+ around euler / dpmpp_2m / dpmpp_2m_sde 
 
 bench-hostile: comfyui ## peak memory of hostile inputs (AID metadata, max_points, DCE at 4096²) vs bounds, docs/hostile-memory.json
 	$(PY) tools/bench/bench_hostile_memory.py --check
+	$(PY) tools/bench/bench.py --report-only
+
+bench-presets: comfyui ## Inpaint KSampler presets on the demo model + crop & stitch at 2048x1536 (docs/presets.json)
+	$(PY) tools/bench/bench_presets.py
+	$(PY) tools/bench/bench.py --report-only
+
+bench-posterior: comfyui ## exact multimodal posteriors, 3 masks, EPS + flow, beside LanPaint 2.1.0 (docs/posterior.json; PROFILE=precise for final numbers)
+	$(PY) tools/bench/bench_posterior.py --profile $(or $(PROFILE),quick)
 	$(PY) tools/bench/bench.py --report-only
 
 bench-vipaint: comfyui ## VIPaint's time and peak memory vs a plain sampler of equal steps (docs/vipaint-cost.json)

@@ -26,7 +26,8 @@ from .repaint import repaint_sampler
 METHOD_TOOLTIP = ("Inpainting method (model calls per step with a first-order sampler such as euler; second-order "
                   "samplers pay them per call): " + "; ".join(f"{k}: {p.label}, {p.calls_per_step} calls/step"
                                                            for k, p in PRESETS.items())
-                  + ". Measured side by side by `make bench-presets` (docs/benchmarks.md).")
+                  + ". balanced is recommended; for more quality raise steps rather than rounds (a second round per "
+                  "step measured less harmonious). Measured side by side by `make bench-presets` (docs/benchmarks.md).")
 
 
 def preset_sampler(method: str, sampler_name: str, node: str = "PriorPaint Inpaint KSampler") -> comfy.samplers.KSAMPLER:

@@ -25,6 +25,7 @@ Files are float16 (as released checkpoints are). ``PRIORPAINT_MODEL_CACHE`` over
 """
 from __future__ import annotations
 
+import importlib
 import os
 
 import torch
@@ -209,11 +210,20 @@ def register(family: str) -> dict[str, str]:
     return out
 
 
+def _comfy_nodes():
+    """ComfyUI's own top-level ``nodes`` module, checked to be that one and not this pack's ``nodes/``
+    package (which a bare ``import nodes`` could pick up if the pack root came first on sys.path)."""
+    mod = importlib.import_module("nodes")
+    if not hasattr(mod, "CheckpointLoaderSimple"):
+        raise RuntimeError(f"'nodes' resolved to {getattr(mod, '__file__', mod)!r}, not ComfyUI's nodes.py: "
+                           "put the ComfyUI folder first on sys.path")
+    return mod
+
+
 def load_stock(family: str):
     """``(model, clip, vae)`` of ``family`` through ComfyUI's own loader nodes: CheckpointLoaderSimple (SD1.5,
     SDXL), or UNETLoader + CLIPLoader + VAELoader (SD3.5, Flux; CLIP-L alone, see the module docstring)."""
-    import nodes
-
+    nodes = _comfy_nodes()
     names = register(family)
     if "checkpoints" in names:
         return nodes.CheckpointLoaderSimple().load_checkpoint(names["checkpoints"])[:3]

@@ -80,6 +80,25 @@ class GaussianMixture:
             scores.append(self.weights[j].log() - 0.5 * ((proj**2 / lam).sum(1) + lam.log().sum()))
         return torch.stack(scores, 1).argmax(1)
 
+    def log_prob(self, samples: torch.Tensor, coords: torch.Tensor | None = None) -> torch.Tensor:
+        """``log p(x[coords])`` of each sample ``[N, d]`` under the mixture's marginal on ``coords`` (default:
+        all). Pass the unknown coordinates for a posterior (its covariance is singular on the known ones)."""
+        sel = torch.ones(self.dim, dtype=torch.bool) if coords is None else coords.reshape(-1).bool()
+        x = samples.to(_F).reshape(samples.shape[0], -1)[:, sel]
+        out = []
+        for j in range(self.weights.shape[0]):
+            if self.weights[j] <= 0:
+                continue
+            chol = torch.linalg.cholesky(self.covs[j][sel][:, sel])
+            r = torch.linalg.solve_triangular(chol, (x - self.means[j][sel]).T, upper=False)
+            out.append(self.weights[j].log() - 0.5 * (r**2).sum(0) - chol.diagonal().log().sum()
+                       - 0.5 * int(sel.sum()) * math.log(2 * math.pi))
+        return torch.logsumexp(torch.stack(out, 1), 1)
+
+    def marginal_std(self) -> torch.Tensor:
+        """Per-coordinate standard deviation of the mixture ``[d]`` (0 on point-mass coordinates)."""
+        return self.covariance().diagonal().clamp_min(0).sqrt()
+
     def sample(self, n: int, generator: torch.Generator | None = None, return_components: bool = False):
         """Draw ``n`` samples ``[n, d]`` (and their component indices if asked)."""
         comp = torch.multinomial(self.weights, n, replacement=True, generator=generator)

@@ -488,6 +488,51 @@ def extra_sections() -> list[str]:
                   f"{d['failed']} failed. Server resident memory after {d['warmup']} warm-up prompts "
                   f"{d['rss_after_warmup_mib']:.0f} MiB, at the end {d['rss_final_mib']:.0f} MiB: "
                   f"**{d['growth_pct']:+.1f}%** (goal ≤ 5%). {d['minutes']:.1f} min.", ""]
+    d = _doc_json("presets.json")
+    if d:
+        lines += ["## (h) Inpaint KSampler presets and crop & stitch (`make bench-presets`)", "",
+                  f"Each `method` of the Inpaint KSampler around euler at {d['presets'][0]['steps']} steps on the demo "
+                  f"model, held-out crops ({d['images']} images, {d['size']}², masks {', '.join(d['masks'])}, "
+                  f"{d['samples']} samples each; means). NFE counted by the harness; seconds are wall time per "
+                  "run on this machine; KL = harmony (lower is better), seam ≈ 1 when invisible, PSNR reported only.",
+                  "", "| method | what it runs | NFE | s | KL | seam | PSNR |", "|---|---|---|---|---|---|---|"]
+        for r in d["presets"]:
+            lines.append(f"| {r['method']} | {r['label']} | {r['nfe']:.0f} | {r['wall_s']:.2f} | {r['harmony']:.3f} | "
+                         f"{r['seam']:.3f} | {r['psnr']:.2f} |")
+        c = d["crop_stitch"]
+        lines += ["", f"Crop & stitch: a {c['image']} photo with a {c['hole']} px hole, '{c['preset']}' at {c['steps']} "
+                      f"steps: through Inpaint Crop ({c['crop']} crop) → Encode → Inpaint KSampler → decode → Inpaint "
+                      f"Stitch in **{c['crop_s']:.1f} s**, against {c['full_s']:.1f} s for the same run at full size "
+                      f"(**{c['fraction']:.3f}×**); largest change outside the hole's {c['feather']:g} px feather band: "
+                      f"{c['max_change_outside_band']:g}.", ""]
+    d = _doc_json("posterior.json")
+    if d:
+        lines += ["## (i) Exact multimodal posteriors beside LanPaint (`make bench-posterior`)", "",
+                  f"Profile `{d['profile']}`: {d['observations']} observations × {d['samples']} samples per mask. "
+                  "Gaussian mixtures over 3×4×4 whose 4 components share their means on the known pixels and "
+                  "differ inside the hole, so the hole's posterior is multimodal with weights set by how each "
+                  "component's covariance explains the observation. Every number is a mean over observations "
+                  "± its standard error; SW2 as a multiple of the exact-vs-exact floor; TV of component weights "
+                  "and the mean error (in posterior-std units) beside their floors; NLL+ per hole dimension "
+                  "(> 0 implausible, < 0 too concentrated; exact samples give ≈ 0). NFE per sample counted by "
+                  "the harness; LanPaint 2.1.0 runs through its own `LanPaint_KSampler` node.", ""]
+        for pred in ("eps", "flow"):
+            rows = [r for r in d["rows"] if r["prediction"] == pred]
+            if not rows:
+                continue
+            lines += [f"**{pred.upper()}**", "", "| mask | method | settings | NFE | SW2 / floor | TV (floor) | "
+                      "mean err (floor) | NLL+ |", "|---|---|---|---|---|---|---|---|"]
+            for r in rows:
+                lines.append(f"| {r['mask']} | {r['method']} | {r['settings']} | {r['nfe']:.0f} | "
+                             f"{r['sw2_ratio']:.2f} ± {r['sw2_se'] / r['sw2_floor']:.2f} | "
+                             f"{r['tv']:.3f} ± {r['tv_se']:.3f} ({r['tv_floor']:.3f}) | "
+                             f"{r['mean_err']:.2f} ± {r['mean_err_se']:.2f} ({r['mean_err_floor']:.2f}) | "
+                             f"{r['nll_excess']:+.3f} ± {r['nll_excess_se']:.3f} |")
+            lines.append("")
+        lines += ["On these problems no method reaches the floor: every replacement-style sampler, LanPaint's "
+                  "Langevin steps included, picks the hole's mode almost blind to the observation (TV of the "
+                  "weights 0.3–0.65 against a floor of ~0.025). Why, and what it would take, is in "
+                  "[repaint-plus.md](repaint-plus.md#multimodal-posteriors).", ""]
     d = _doc_json("hostile-memory.json")
     if d:
         lines += ["## (g) Hostile inputs: peak memory (`make bench-hostile`)", "",

@@ -27,6 +27,9 @@ sys.path[:0] = [os.path.join(TOOLS, d) for d in ('lib',)]
 import comfyenv  # noqa: E402
 
 comfyenv.comfy_setup()
+import comfy.utils  # noqa: E402
+
+comfy.utils.set_progress_bar_enabled(False)  # one line per run, not a bar per run
 
 from priorpaint.nodes.inpaint import InpaintCrop, InpaintEncode, InpaintStitch  # noqa: E402
 from priorpaint.nodes.ksampler import PRESETS, PriorPaintKSampler  # noqa: E402

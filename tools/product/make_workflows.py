@@ -160,7 +160,7 @@ PHOTO = ("To inpaint your own picture: replace 'Example Photo and Mask' with Loa
          "MaskEditor to paint the hole).")
 NOTES = {
     "inpaint_ksampler": "START HERE. The Inpaint KSampler is a KSampler with one extra choice, 'method': balanced "
-                        "(RePaint+, 2 model calls per step), fast (1.5), best (3) or core (ComfyUI's own inpainting, "
+                        "(RePaint+, 2 model calls per step), fast (1.5) or core (ComfyUI's own inpainting, "
                         "to compare). Swap it for the KSampler of any inpainting workflow. Inpaint Encode puts the "
                         "mask on the latent (grow/feather it there); Composite pastes the result back, colour-matched. ",
     "crop_and_stitch": "Large photo, small hole: Inpaint Crop cuts out the hole with some context and resizes it to "
