@@ -368,10 +368,6 @@ def write_report(path: str, profile: str, seed: int, exact: list[dict], image: l
 def readme_table(exact: list[dict], image: list[dict]) -> None:
     """Rewrite the performance table in README.md (between the perf markers) from the bench rows: one
     line per method setting, demo model means over images and masks, and the Gaussian-mixture SW2."""
-    readme = os.path.join(ROOT, "README.md")
-    text = open(readme).read()
-    if "<!-- perf:start -->" not in text:
-        return
     mix = {(r["method"], r["settings"]): r for r in exact
            if "mixture" in r["problem"] and r["prediction"] == "eps" and "error" not in r}
     lines = ["| method | settings | NFE | time× | PSNR | KL (harmony) | seam | mixture SW2 (exact prior) |",
@@ -384,9 +380,56 @@ def readme_table(exact: list[dict], image: list[dict]) -> None:
         sw2 = f"{m['sw2']:.3f}" if m else "–"
         lines.append(f"| {key[0]} | {key[1]} | {_agg(rr, 'nfe_cond'):.0f} | {_agg(rr, 'time_ratio'):.2f} | "
                      f"{_agg(rr, 'psnr'):.2f} | {_agg(rr, 'harmony'):.3f} | {_agg(rr, 'seam'):.2f} | {sw2} |")
-    a, b = text.index("<!-- perf:start -->"), text.index("<!-- perf:end -->")
+    _readme_block("perf", lines)
+
+
+def _readme_block(name: str, lines: list[str]) -> None:
+    """Replace README.md's text between ``<!-- name:start -->`` and ``<!-- name:end -->`` (if present)."""
+    readme = os.path.join(ROOT, "README.md")
+    text = open(readme).read()
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    if start not in text or end not in text:
+        return
+    a, b = text.index(start), text.index(end)
     with open(readme, "w") as f:
-        f.write(text[: a + len("<!-- perf:start -->")] + "\n" + "\n".join(lines) + "\n" + text[b:])
+        f.write(text[: a + len(start)] + "\n" + "\n".join(lines) + "\n" + text[b:])
+
+
+def readme_side_tables() -> None:
+    """README's presets table (docs/presets.json) and peer table (docs/posterior.json)."""
+    d = _doc_json("presets.json")
+    if d:
+        lines = ["| method | what it runs | model calls | seconds | harmony KL ↓ | seam ↓ (1 = invisible) |",
+                 "|---|---|---|---|---|---|"]
+        for r in d["presets"] + [r for r in d.get("peers", []) if "NumSteps 5," in r["label"]]:
+            lines.append(f"| **{r['method']}** | {r['label']} | {r['nfe']:.0f} | {r['wall_s']:.1f} | "
+                         f"{r['harmony']:.3f} | {r['seam']:.2f} |")
+        c = d["crop_stitch"]
+        lines += ["", f"*`make bench-presets`: euler, {d['presets'][0]['steps']} steps, the demo model on "
+                      f"{d['images']} held-out {d['size']}² crops × {len(d['masks'])} masks × {d['samples']} samples "
+                      f"(means; seconds per run on 2 CPU cores). Crop & stitch of a {c['hole']} px hole in a "
+                      f"{c['image']} photo: {c['crop_s']:.1f} s against {c['full_s']:.1f} s at full size "
+                      f"({c['fraction']:.3f}×), nothing outside the feather band changed "
+                      f"(max {c['max_change_outside_band']:g}).*"]
+        _readme_block("presets", lines)
+    d = _doc_json("posterior.json")
+    if d:
+        lines = ["| method | settings | NFE (EPS / flow) | SW2 / floor, EPS (half · box · scattered) | SW2 / floor, flow |",
+                 "|---|---|---|---|---|"]
+        keys = list(dict.fromkeys((r["method"], r["settings"]) for r in d["rows"]))
+        for key in keys:
+            rr = [r for r in d["rows"] if (r["method"], r["settings"]) == key]
+            cells = []
+            for pred in ("eps", "flow"):
+                cells.append(" · ".join(f"{r['sw2_ratio']:.2f}" for r in rr if r["prediction"] == pred))
+            nfe = [sum(r["nfe"] for r in rr if r["prediction"] == p) / max(1, sum(r["prediction"] == p for r in rr))
+                   for p in ("eps", "flow")]
+            nfe_cell = f"{nfe[0]:.0f}" if round(nfe[0]) == round(nfe[1]) else f"{nfe[0]:.0f} / {nfe[1]:.0f}"
+            lines.append(f"| {key[0]} | {key[1]} | {nfe_cell} | {cells[0]} | {cells[1]} |")
+        lines += ["", f"*`make bench-posterior` (profile {d['profile']}: {d['observations']} observations × "
+                      f"{d['samples']} samples per mask; standard errors, TV, mean error and NLL+ in "
+                      "docs/benchmarks.md §i).*"]
+        _readme_block("peers", lines)
 
 
 def _doc_json(name: str) -> dict | None:
@@ -496,7 +539,7 @@ def extra_sections() -> list[str]:
                   f"{d['samples']} samples each; means). NFE counted by the harness; seconds are wall time per "
                   "run on this machine; KL = harmony (lower is better), seam ≈ 1 when invisible, PSNR reported only.",
                   "", "| method | what it runs | NFE | s | KL | seam | PSNR |", "|---|---|---|---|---|---|---|"]
-        for r in d["presets"]:
+        for r in d["presets"] + d.get("peers", []):
             lines.append(f"| {r['method']} | {r['label']} | {r['nfe']:.0f} | {r['wall_s']:.2f} | {r['harmony']:.3f} | "
                          f"{r['seam']:.3f} | {r['psnr']:.2f} |")
         c = d["crop_stitch"]
@@ -614,6 +657,7 @@ def main():
                      data["linear"], data["speed"])
         if data["profile"] == "full":
             readme_table(data["exact"], data["image"])
+            readme_side_tables()
         print(f"rewrote {out} from its JSON")
         return
     t0 = time.time()
@@ -638,6 +682,7 @@ def main():
     write_report(out, a.profile, a.seed, exact, image, minutes, plot_path, linear, speed)
     if a.profile == "full" and image:
         readme_table(exact, image)
+        readme_side_tables()
     with open(os.path.splitext(out)[0] + ".json", "w") as f:
         json.dump({"profile": a.profile, "seed": a.seed, "linear": linear, "speed": speed, "exact": exact,
                    "image": image}, f, indent=1)

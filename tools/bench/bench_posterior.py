@@ -24,12 +24,10 @@ samples in one batch, and (quick profile only: it is slow) at its default one sa
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import math
 import os
 import sys
-import tarfile
 import time
 
 import torch
@@ -37,6 +35,7 @@ import torch
 TOOLS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [os.path.join(TOOLS, d) for d in ('lib',)]
 import comfyenv  # noqa: E402
+import peers  # noqa: E402
 
 comfyenv.comfy_setup()
 import comfy.sample  # noqa: E402
@@ -52,7 +51,6 @@ from priorpaint.support.exact_priors import make_gaussian_mixture  # noqa: E402
 comfy.utils.set_progress_bar_enabled(False)
 ROOT = comfyenv.ROOT
 SHAPE = (3, 4, 4)
-LANPAINT_TAR = os.path.join(os.path.dirname(ROOT), "shared", "vendor", "lanpaint-2.1.0.tar.gz")
 PROFILES = {"quick": (4, 128), "precise": (16, 256)}
 
 
@@ -87,36 +85,10 @@ def _ksampler(method: str, steps: int):
     return run
 
 
-def _load_lanpaint():
-    """LanPaint's node module, imported as a custom node into this process's ComfyUI (or None)."""
-    if not os.path.isfile(LANPAINT_TAR):
-        print(f"LanPaint peer skipped: {LANPAINT_TAR} not found", flush=True)
-        return None
-    dst = os.path.join(ROOT, "out", "vendor")
-    folder = os.path.join(dst, "LanPaint-2.1.0")
-    if not os.path.isdir(folder):
-        os.makedirs(dst, exist_ok=True)
-        with tarfile.open(LANPAINT_TAR) as t:
-            t.extractall(dst, filter="data")
-    spec = importlib.util.spec_from_file_location("lanpaint_peer", os.path.join(folder, "__init__.py"),
-                                                  submodule_search_locations=[folder])
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["lanpaint_peer"] = mod
-    spec.loader.exec_module(mod)
-    return mod.NODE_CLASS_MAPPINGS["LanPaint_KSampler"]
-
-
 def _lanpaint(node_cls, steps: int, num_steps: int, per_sample: bool):
-    def run(model, latent, mask, seed):
-        node = node_cls()
-
-        def one(lat, s):
-            return node.sample(model, s, steps, 1.0, "euler", "karras", empty_conditioning(), empty_conditioning(),
-                               {"samples": lat, "noise_mask": mask}, 1.0, LanPaint_NumSteps=num_steps)[0]["samples"]
-        if not per_sample:
-            return one(latent, seed)
-        return torch.cat([one(latent[i:i + 1], seed + i) for i in range(latent.shape[0])])
-    return run
+    run = peers.lanpaint_sampler(node_cls, steps, num_steps, per_sample)
+    return lambda model, latent, mask, seed: run(model, empty_conditioning(), empty_conditioning(),
+                                                 {"samples": latent, "noise_mask": mask}, seed)
 
 
 def methods(with_lanpaint: bool, per_sample: bool) -> list[tuple[str, str, object]]:
@@ -126,12 +98,12 @@ def methods(with_lanpaint: bool, per_sample: bool) -> list[tuple[str, str, objec
         if name != "core":
             out.append((f"PriorPaint {name}", "euler, 20 steps", _ksampler(name, 20)))
     out.append(("PriorPaint balanced", "euler, 10 steps", _ksampler("balanced", 10)))
-    node = _load_lanpaint() if with_lanpaint else None
+    node = peers.load_lanpaint() if with_lanpaint else None
     if node is not None:
         for num in (5, 2, 10):  # its default, and two others
-            out.append(("LanPaint 2.1.0", f"euler, 20 steps, NumSteps {num}, batch", _lanpaint(node, 20, num, False)))
+            out.append((peers.LANPAINT, f"euler, 20 steps, NumSteps {num}, batch", _lanpaint(node, 20, num, False)))
         if per_sample:
-            out.append(("LanPaint 2.1.0", "euler, 20 steps, NumSteps 5, one sample per call",
+            out.append((peers.LANPAINT, "euler, 20 steps, NumSteps 5, one sample per call",
                         _lanpaint(node, 20, 5, True)))
     return out
 

@@ -6,7 +6,9 @@
 (a) Presets on the demo model: every ``method`` of the Inpaint KSampler (nodes/ksampler.py) around euler
     at the same ``--steps``, on the held-out crops × the four mask kinds of `make bench`, 2 samples each:
     NFE counted by the harness, wall seconds, harmony KL (lower is better), seam (1 = invisible), hole
-    PSNR (reported, never optimised for). Means over images and masks.
+    PSNR (reported, never optimised for). Means over images and masks. Beside them LanPaint 2.1.0 through
+    its own KSampler node (tools/lib/peers.py; skipped when its archive is absent) at its default NumSteps
+    and two others with both samples in one call, and at its default one sample per call.
 (b) Crop & stitch: a 2048×1536 photo (a held-out photo upscaled) with a 60×80 px hole, inpainted by the
     demo model with the 'balanced' preset at ``--full-steps`` steps, once at full size and once through
     Inpaint Crop (0.25 MP) → Inpaint Encode → Inpaint KSampler → decode → Inpaint Stitch: wall seconds of
@@ -25,6 +27,7 @@ import torch
 TOOLS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [os.path.join(TOOLS, d) for d in ('lib',)]
 import comfyenv  # noqa: E402
+import peers  # noqa: E402
 
 comfyenv.comfy_setup()
 import comfy.utils  # noqa: E402
@@ -43,20 +46,34 @@ from priorpaint.support.photos import held_out_images  # noqa: E402
 ROOT = comfyenv.ROOT
 
 
-def presets_on_demo(steps: int, size: int, seed: int) -> list[dict]:
+PEER_SETTINGS = [(5, False), (2, False), (10, False), (5, True)]  # LanPaint NumSteps (5 = its default), per call
+
+
+def _peer_name(num_steps: int, per_sample: bool) -> str:
+    return f"NumSteps {num_steps}, " + ("one sample per call" if per_sample else "batch of 2")
+
+
+def presets_on_demo(steps: int, size: int, seed: int, with_lanpaint: bool) -> tuple[list[dict], list[dict]]:
     model, vae, cond = LoadDemoModel.execute("priorpaint-unet", "eps").result[:3]
     counted = B.Counted(model)
-    per = {m: [] for m in PRESETS}
+    runs = {m: (lambda lat, m=m: PriorPaintKSampler.execute(counted.model, seed, steps, 1.0, "euler", "karras", cond,
+                                                            cond, lat, 1.0, m).result[0]["samples"])
+            for m in PRESETS}
+    node = peers.load_lanpaint() if with_lanpaint else None
+    if node is not None:
+        for num, per_sample in PEER_SETTINGS:
+            run = peers.lanpaint_sampler(node, steps, num, per_sample)
+            runs[(num, per_sample)] = lambda lat, run=run: run(counted.model, cond, cond, lat, seed)
+    per = {m: [] for m in runs}
     for ii, (iname, im) in enumerate(held_out_images()):
         gt = center_crop(im, size)[None]
         for mi, kind in enumerate(MASK_KINDS):
             mask = make_mask(kind, size, size, seed=seed * 1000 + ii * 10 + mi)
             latent = {"samples": B.empty_hole(gt * 2 - 1, mask).expand(2, -1, -1, -1).contiguous(), "noise_mask": mask}
-            for method in PRESETS:
+            for method, run in runs.items():
                 counted.reset()
                 t0 = time.perf_counter()
-                out = PriorPaintKSampler.execute(counted.model, seed, steps, 1.0, "euler", "karras", cond, cond, latent,
-                                                 1.0, method).result[0]["samples"]
+                out = run(latent)
                 wall = time.perf_counter() - t0
                 x = ((out.float() + 1) / 2).clamp(0, 1)
                 per[method].append({"nfe": counted.nfe(2)[0], "wall_s": wall,
@@ -64,13 +81,18 @@ def presets_on_demo(steps: int, size: int, seed: int) -> list[dict]:
                                     "seam": float(M.seam_score(x, mask).mean()),
                                     "psnr": float(M.masked_psnr(x, gt, mask).mean())})
                 r = per[method][-1]
-                print(f"  {iname[:16]:16s} {kind:6s} {method:9s} nfe {r['nfe']:4.0f} kl {r['harmony']:.3f} "
+                name = method if isinstance(method, str) else "LanPaint " + _peer_name(*method)
+                print(f"  {iname[:16]:16s} {kind:6s} {name:9s} nfe {r['nfe']:4.0f} kl {r['harmony']:.3f} "
                       f"seam {r['seam']:.3f} psnr {r['psnr']:.2f} {wall:.2f}s", flush=True)
-    rows = []
+    rows, peer_rows = [], []
     for method, rs in per.items():
         mean = {k: sum(r[k] for r in rs) / len(rs) for k in rs[0]}
-        rows.append({"method": method, "label": PRESETS[method].label, "steps": steps, **mean})
-    return rows
+        if isinstance(method, str):
+            rows.append({"method": method, "label": PRESETS[method].label, "steps": steps, **mean})
+        else:
+            peer_rows.append({"method": peers.LANPAINT, "label": f"its LanPaint KSampler, {_peer_name(*method)}",
+                              "steps": steps, **mean})
+    return rows, peer_rows
 
 
 def crop_and_stitch(full_steps: int, seed: int) -> dict:
@@ -120,19 +142,20 @@ def main():
     ap.add_argument("--size", type=int, default=128)
     ap.add_argument("--full-steps", type=int, default=4)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-lanpaint", action="store_true")
     a = ap.parse_args()
     t0 = time.time()
     with torch.inference_mode():
-        rows = presets_on_demo(a.steps, a.size, a.seed)
+        rows, peer_rows = presets_on_demo(a.steps, a.size, a.seed, not a.no_lanpaint)
         cs = crop_and_stitch(a.full_steps, a.seed)
-    out = {"presets": rows, "crop_stitch": cs, "size": a.size, "images": len(held_out_images()),
+    out = {"presets": rows, "peers": peer_rows, "crop_stitch": cs, "size": a.size, "images": len(held_out_images()),
            "masks": list(MASK_KINDS), "samples": 2, "minutes": (time.time() - t0) / 60}
     path = os.path.join(ROOT, "docs", "presets.json")
     with open(path, "w") as f:
         json.dump(out, f, indent=1)
         f.write("\n")
-    for r in rows:
-        print(f"{r['method']:9s} NFE {r['nfe']:.0f} KL {r['harmony']:.3f} seam {r['seam']:.3f} PSNR {r['psnr']:.2f} "
+    for r in rows + peer_rows:
+        print(f"{r['method']:9s} {r['label'][:40]:40s} NFE {r['nfe']:.0f} KL {r['harmony']:.3f} seam {r['seam']:.3f} PSNR {r['psnr']:.2f} "
               f"{r['wall_s']:.2f}s")
     print(f"crop & stitch {cs['crop_s']:.1f}s vs full size {cs['full_s']:.1f}s = {cs['fraction']:.3f}; "
           f"max change outside the feather band {cs['max_change_outside_band']}")

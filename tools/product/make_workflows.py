@@ -415,6 +415,24 @@ def thumbnail(server, ui: dict, object_info: dict, path: str) -> None:
     im.save(path, quality=90)
 
 
+def family_thumbnail(family: str, variant: str, path: str) -> None:
+    """A model-family template cannot be run here (no real weights): its thumbnail is the photo and hole it
+    starts from, labelled with the family and the node it shows, never a made-up result."""
+    import numpy as np
+    from demo_inputs import demo_input
+    from PIL import Image, ImageDraw
+
+    rgb, mask = demo_input()
+    im = Image.fromarray(np.where(mask[..., None], np.uint8(128), rgb))
+    im.thumbnail((256, 256))
+    draw = ImageDraw.Draw(im)
+    for i, text in enumerate((FAMILY[family]["title"], variant)):
+        y = 6 + 16 * i
+        draw.rectangle((4, y - 2, 8 + 7 * len(text), y + 12), fill=(0, 0, 0))
+        draw.text((6, y), text, fill=(255, 255, 255))
+    im.save(path, quality=90)
+
+
 def main():
     import argparse
 
@@ -444,7 +462,12 @@ def main():
                 json.dump(ui, f, indent=1)
                 f.write("\n")
             print("wrote", path)
-            if a.thumbnails:
+            fam = next((f for f in FAMILY if name.startswith(f + "_inpaint")), None)
+            if a.thumbnails and fam:
+                family_thumbnail(fam, "SamplerCustom stack" if name.endswith("_sampler_custom") else "Inpaint KSampler",
+                                 os.path.splitext(path)[0] + ".jpg")
+                print("wrote", os.path.splitext(path)[0] + ".jpg")
+            elif a.thumbnails:
                 thumbnail(server, ui, object_info, os.path.splitext(path)[0] + ".jpg")
                 print("wrote", os.path.splitext(path)[0] + ".jpg")
 
