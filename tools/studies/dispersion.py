@@ -10,7 +10,9 @@ central box, scattered pixels), six observations x 256 samples, EPS (karras 0.02
 (shift 3, karras) schedules, Euler moves. Methods: ``replace`` (core inpainting), ``rpp`` (the
 RePaint+ core transform; options r, levels, kmode, cap, eta), ``oracle`` (Euler driven by the *exact*
 conditional denoiser E[x0_hole | x_hole, x0_known = y]: what any harmonisation can at best reach at
-that schedule). Prints sliced W2 / exact-vs-exact floor, the NLL excess per hole dimension, and
+that schedule), ``smc`` (the n samples as particles of sequential importance resampling, weighted by
+N(y_known; D(x)_known, σ² + tau²) without gradients; ``switch`` > 0: particles evolve unconditionally
+while σ > switch, then core replacement; options tau, switch). Prints sliced W2 / exact-vs-exact floor, the NLL excess per hole dimension, and
 (with DELTA) TV of component weights beside its floor.
 """
 import math
@@ -52,7 +54,7 @@ def logp(mix, x, un):
         out.append(mix.weights[j].log() - 0.5 * (r ** 2).sum(0) - L.diagonal().log().sum() - 0.5 * un.sum() * math.log(2 * math.pi))
     return torch.logsumexp(torch.stack(out, 1), 1)
 
-def run(prior, y, hole, kind, method, n, seed, levels=20, r=1, kmode="capped", cap=4.0, eta=0.0):
+def run(prior, y, hole, kind, method, n, seed, levels=20, r=1, kmode="capped", cap=4.0, eta=0.0, tau=0.1, switch=0.0):
     g = torch.Generator().manual_seed(seed)
     noise = lambda *a: torch.randn(n, prior.dim, dtype=torch.float64, generator=g)
     m = hole.reshape(-1).double()[None].expand(n, -1)
@@ -85,11 +87,51 @@ def run(prior, y, hole, kind, method, n, seed, levels=20, r=1, kmode="capped", c
             else: xx = x[:, un] / c
             out[:, un] = sub.denoise(xx, torch.full((n,), sv, dtype=torch.float64))
             return out
+    elif method == "smc":
+        # sequential importance resampling over the n samples as particles: weight by how well the
+        # unconditional denoiser at the (replace-injected) state predicts the known pixels,
+        # N(y_known; x0_known, v(σ)), v = σ_VE² + tau², increments of its log (TDS-style, no gradients)
+        kn = (1 - m[0]).bool()
+        state = {"prev": torch.zeros(n, dtype=torch.float64), "logw": torch.zeros(n, dtype=torch.float64)}
+
+        def model(x, s):
+            # free: the particles' own known coordinates evolve unconditionally (twisting only by the
+            # weights) while σ_VE > switch; below it, replace as core inpainting does
+            free = signal(float(s))[1] > switch
+            x_in = x if free else (1 - m) * known_at(s, noise()) + m * x
+            x0 = den(x_in, s)
+            if free:
+                ll = -0.5 * ((y - x0)[:, kn] ** 2).sum(1) / ((min(signal(float(s))[1], 1e4) ** 2) + tau ** 2)
+                state["logw"] += ll - state["prev"]
+                state["prev"] = ll
+                return x0
+            state["prev"] = torch.zeros(n, dtype=torch.float64)
+            state["logw"] = torch.zeros(n, dtype=torch.float64)
+            return (1 - m) * y + m * x0
+        model_inj = model
+
+        def model(x, s):
+            if switch > 0:
+                return model_inj(x, s)
+            x_in = (1 - m) * known_at(s, noise()) + m * x
+            x0 = den(x_in, s)
+            sv = signal(float(s))[1]
+            v = (min(sv, 1e4) ** 2) + tau ** 2
+            ll = -0.5 * ((y - x0)[:, kn] ** 2).sum(1) / v
+            state["logw"] += ll - state["prev"]
+            state["prev"] = ll
+            return (1 - m) * y + m * x0
     else:
         model = rpp.RePaintPlusDenoiser(den, y, m, known_at, noise, sig, "B", 1, r, kmode, cap, 1.0, signal=signal)
     for i in range(levels):
         s, s2 = sig[i], sig[i + 1]
         x0 = model(x, s)
+        if method == "smc":  # resample particles (x and its prediction together) when the ESS drops below n/2
+            w = torch.softmax(state["logw"], 0)
+            if 1.0 / float((w ** 2).sum()) < n / 2:
+                idx = torch.multinomial(w, n, replacement=True, generator=g)
+                x, x0, state["prev"] = x[idx], x0[idx], state["prev"][idx]
+                state["logw"] = torch.zeros(n, dtype=torch.float64)
         d = (x - x0) / s
         if eta > 0 and s2 > 0 and kind == "eps":
             su = min(s2, eta * math.sqrt(s2**2 * (s**2 - s2**2) / s**2)); sd = math.sqrt(s2**2 - su**2)
@@ -133,7 +175,7 @@ if __name__ == "__main__":
                 for meth in sys.argv[2:]:
                     name, *opt = meth.split(":")
                     kw = dict(a.split("=") for a in opt)
-                    kw = {k: (float(v) if k in ("cap", "eta") else int(v) if k in ("levels", "r") else v) for k, v in kw.items()}
+                    kw = {k: (float(v) if k in ("cap", "eta", "tau", "switch") else int(v) if k in ("levels", "r") else v) for k, v in kw.items()}
                     out = run(prior, y, hole, kind, name, n, 7 + o, **kw)
                     sw, fl, nl = evaluate(prior, y, hole, out, ex, ex2, post)
                     tv = M.tv_distance(M.component_histogram(post.assign(out, un), 4), post.weights)
