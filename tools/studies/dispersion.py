@@ -15,6 +15,7 @@ N(y_known; D(x)_known, σ² + tau²) without gradients; ``switch`` > 0: particle
 while σ > switch, then core replacement; options tau, switch). Prints sliced W2 / exact-vs-exact floor, the NLL excess per hole dimension, and
 (with DELTA) TV of component weights beside its floor.
 """
+
 import math
 import os
 import sys
@@ -31,60 +32,96 @@ from priorpaint.support.exact_priors import GaussianMixturePrior, make_gaussian_
 
 SHAPE = (3, 4, 4)
 
+
 def karras(n, lo, hi, rho=7.0):
     ramp = torch.linspace(0, 1, n, dtype=torch.float64)
     s = (hi ** (1 / rho) + ramp * (lo ** (1 / rho) - hi ** (1 / rho))) ** rho
     return torch.cat([s, torch.zeros(1, dtype=torch.float64)]).tolist()
 
+
 def masks():
-    half = torch.zeros(SHAPE, dtype=torch.bool); half[:, :, 2:] = True
-    box = torch.zeros(SHAPE, dtype=torch.bool); box[:, 1:3, 1:3] = True
+    half = torch.zeros(SHAPE, dtype=torch.bool)
+    half[:, :, 2:] = True
+    box = torch.zeros(SHAPE, dtype=torch.bool)
+    box[:, 1:3, 1:3] = True
     sc = torch.zeros(SHAPE, dtype=torch.bool)
-    g = torch.Generator().manual_seed(5); pix = torch.randperm(16, generator=g)[:8]
+    g = torch.Generator().manual_seed(5)
+    pix = torch.randperm(16, generator=g)[:8]
     sc.view(3, 16)[:, pix] = True
     return {"half": half, "box": box, "scattered": sc}
+
 
 def logp(mix, x, un):
     xs = x[:, un]
     out = []
     for j in range(mix.weights.numel()):
-        c = mix.covs[j][un][:, un]; mu = mix.means[j][un]
+        c = mix.covs[j][un][:, un]
+        mu = mix.means[j][un]
         L = torch.linalg.cholesky(c)
         r = torch.linalg.solve_triangular(L, (xs - mu).T, upper=False)
-        out.append(mix.weights[j].log() - 0.5 * (r ** 2).sum(0) - L.diagonal().log().sum() - 0.5 * un.sum() * math.log(2 * math.pi))
+        out.append(
+            mix.weights[j].log()
+            - 0.5 * (r**2).sum(0)
+            - L.diagonal().log().sum()
+            - 0.5 * un.sum() * math.log(2 * math.pi)
+        )
     return torch.logsumexp(torch.stack(out, 1), 1)
+
 
 def run(prior, y, hole, kind, method, n, seed, levels=20, r=1, kmode="capped", cap=4.0, eta=0.0, tau=0.1, switch=0.0):
     g = torch.Generator().manual_seed(seed)
-    noise = lambda *a: torch.randn(n, prior.dim, dtype=torch.float64, generator=g)
+
+    def noise(*a):
+        return torch.randn(n, prior.dim, dtype=torch.float64, generator=g)
+
     m = hole.reshape(-1).double()[None].expand(n, -1)
     if kind == "eps":
-        sig = karras(levels, 0.0292, 14.6146); signal = lambda s: (1.0, s)
-        den = lambda x, s: prior.denoise(x, torch.full((n,), float(s), dtype=torch.float64))
-        known_at = lambda s, e: y + float(s) * e
+        sig = karras(levels, 0.0292, 14.6146)
+
+        def signal(s):
+            return (1.0, s)
+
+        def den(x, s):
+            return prior.denoise(x, torch.full((n,), float(s), dtype=torch.float64))
+
+        def known_at(s, e):
+            return y + float(s) * e
+
         x = sig[0] * noise()
     else:
         shift = 3.0
         lo = shift * 1e-3 / (1 + (shift - 1) * 1e-3)
-        sig = karras(levels, lo, 1.0); 
+        sig = karras(levels, lo, 1.0)
+
         def signal(s):
             return (1 - s, float("inf") if s >= 1 else s / (1 - s))
+
         def den(x, s):
             s = min(float(s), 1 - 1e-4)
             return prior.denoise(x / (1 - s), torch.full((n,), s / (1 - s), dtype=torch.float64))
-        known_at = lambda s, e: (1 - float(s)) * y + float(s) * e
+
+        def known_at(s, e):
+            return (1 - float(s)) * y + float(s) * e
+
         x = noise()
     if method == "replace":
-        model = lambda x, s: (1 - m) * y + m * den((1 - m) * known_at(s, noise()) + m * x, s)
+
+        def model(x, s):
+            return (1 - m) * y + m * den((1 - m) * known_at(s, noise()) + m * x, s)
     elif method == "oracle":
         post = prior.posterior(y, ~hole.reshape(-1))
         un = hole.reshape(-1)
         sub = GaussianMixturePrior(post.weights, post.means[:, un], post.covs[:, un][:, :, un])
+
         def model(x, s):
             c, sv = signal(float(s))
             out = y.expand(n, -1).clone()
-            if c == 0: xx = x[:, un]; sv = 1e4; c = 1e-4
-            else: xx = x[:, un] / c
+            if c == 0:
+                xx = x[:, un]
+                sv = 1e4
+                c = 1e-4
+            else:
+                xx = x[:, un] / c
             out[:, un] = sub.denoise(xx, torch.full((n,), sv, dtype=torch.float64))
             return out
     elif method == "smc":
@@ -101,13 +138,14 @@ def run(prior, y, hole, kind, method, n, seed, levels=20, r=1, kmode="capped", c
             x_in = x if free else (1 - m) * known_at(s, noise()) + m * x
             x0 = den(x_in, s)
             if free:
-                ll = -0.5 * ((y - x0)[:, kn] ** 2).sum(1) / ((min(signal(float(s))[1], 1e4) ** 2) + tau ** 2)
+                ll = -0.5 * ((y - x0)[:, kn] ** 2).sum(1) / ((min(signal(float(s))[1], 1e4) ** 2) + tau**2)
                 state["logw"] += ll - state["prev"]
                 state["prev"] = ll
                 return x0
             state["prev"] = torch.zeros(n, dtype=torch.float64)
             state["logw"] = torch.zeros(n, dtype=torch.float64)
             return (1 - m) * y + m * x0
+
         model_inj = model
 
         def model(x, s):
@@ -116,7 +154,7 @@ def run(prior, y, hole, kind, method, n, seed, levels=20, r=1, kmode="capped", c
             x_in = (1 - m) * known_at(s, noise()) + m * x
             x0 = den(x_in, s)
             sv = signal(float(s))[1]
-            v = (min(sv, 1e4) ** 2) + tau ** 2
+            v = (min(sv, 1e4) ** 2) + tau**2
             ll = -0.5 * ((y - x0)[:, kn] ** 2).sum(1) / v
             state["logw"] += ll - state["prev"]
             state["prev"] = ll
@@ -128,17 +166,19 @@ def run(prior, y, hole, kind, method, n, seed, levels=20, r=1, kmode="capped", c
         x0 = model(x, s)
         if method == "smc":  # resample particles (x and its prediction together) when the ESS drops below n/2
             w = torch.softmax(state["logw"], 0)
-            if 1.0 / float((w ** 2).sum()) < n / 2:
+            if 1.0 / float((w**2).sum()) < n / 2:
                 idx = torch.multinomial(w, n, replacement=True, generator=g)
                 x, x0, state["prev"] = x[idx], x0[idx], state["prev"][idx]
                 state["logw"] = torch.zeros(n, dtype=torch.float64)
         d = (x - x0) / s
         if eta > 0 and s2 > 0 and kind == "eps":
-            su = min(s2, eta * math.sqrt(s2**2 * (s**2 - s2**2) / s**2)); sd = math.sqrt(s2**2 - su**2)
+            su = min(s2, eta * math.sqrt(s2**2 * (s**2 - s2**2) / s**2))
+            sd = math.sqrt(s2**2 - su**2)
             x = x + d * (sd - s) + su * noise()
         else:
             x = x + d * (s2 - s)
     return (1 - m) * y + m * x
+
 
 def evaluate(prior, y, hole, samples, exact, exact2, post):
     un = hole.reshape(-1)
@@ -157,6 +197,7 @@ def make(hole, delta, seed=1, K=4, floor=0.3, comp_scale=0.35):
     means[:, kn] += delta * torch.randn(K, int(kn.sum()), dtype=torch.float64, generator=g)
     return GaussianMixturePrior(p.weights, means, p.covs, shape=SHAPE)
 
+
 if __name__ == "__main__":
     n, nobs = 256, 6
     delta = float(sys.argv[1])
@@ -170,12 +211,16 @@ if __name__ == "__main__":
                 y = y * (~hole.reshape(-1))
                 post = prior.posterior(y, ~hole.reshape(-1))
                 ws.append(post.weights.max().item())
-                ex = post.sample(n, torch.Generator().manual_seed(1)); ex2 = post.sample(n, torch.Generator().manual_seed(2))
+                ex = post.sample(n, torch.Generator().manual_seed(1))
+                ex2 = post.sample(n, torch.Generator().manual_seed(2))
                 un = hole.reshape(-1)
                 for meth in sys.argv[2:]:
                     name, *opt = meth.split(":")
                     kw = dict(a.split("=") for a in opt)
-                    kw = {k: (float(v) if k in ("cap", "eta", "tau", "switch") else int(v) if k in ("levels", "r") else v) for k, v in kw.items()}
+                    kw = {
+                        k: (float(v) if k in ("cap", "eta", "tau", "switch") else int(v) if k in ("levels", "r") else v)
+                        for k, v in kw.items()
+                    }
                     out = run(prior, y, hole, kind, name, n, 7 + o, **kw)
                     sw, fl, nl = evaluate(prior, y, hole, out, ex, ex2, post)
                     tv = M.tv_distance(M.component_histogram(post.assign(out, un), 4), post.weights)
@@ -184,4 +229,6 @@ if __name__ == "__main__":
             print(mname, kind, "max post weight per obs", [round(w, 2) for w in ws])
             for meth, v in res.items():
                 t = torch.tensor(v)
-                print(f"{mname:9s} {kind:4s} {meth:32s} sw2/floor {float(t[:,0].mean()/t[:,1].mean()):.2f} nll-ex {float(t[:,2].mean()):+.3f} tv {float(t[:,3].mean()):.3f} (floor {float(t[:,4].mean()):.3f})")
+                print(
+                    f"{mname:9s} {kind:4s} {meth:32s} sw2/floor {float(t[:, 0].mean() / t[:, 1].mean()):.2f} nll-ex {float(t[:, 2].mean()):+.3f} tv {float(t[:, 3].mean()):.3f} (floor {float(t[:, 4].mean()):.3f})"
+                )
