@@ -401,8 +401,9 @@ def readme_side_tables() -> None:
     if d:
         lines = ["| method | what it runs | model calls | seconds | harmony KL ↓ | seam ↓ (1 = invisible) |",
                  "|---|---|---|---|---|---|"]
-        for r in d["presets"] + [r for r in d.get("peers", []) if "NumSteps 5," in r["label"]]:
-            lines.append(f"| **{r['method']}** | {r['label']} | {r['nfe']:.0f} | {r['wall_s']:.1f} | "
+        for r in d["presets"] + [dict(r, peer=True) for r in d.get("peers", []) if "NumSteps 5," in r["label"]]:
+            name = f"{r['method']} (peer)" if r.get("peer") else f"**{r['method']}**"
+            lines.append(f"| {name} | {r['label']} | {r['nfe']:.0f} | {r['wall_s']:.1f} | "
                          f"{r['harmony']:.3f} | {r['seam']:.2f} |")
         c = d["crop_stitch"]
         lines += ["", f"*`make bench-presets`: euler, {d['presets'][0]['steps']} steps, the demo model on "
