@@ -1,4 +1,5 @@
-"""Bench data: held-out crops and the seeded masks of :mod:`samplers.maskgen` (pure torch)."""
+"""Bench data: held-out crops, the seeded masks of :mod:`samplers.maskgen`, and the exact-posterior bench's
+masks (pure torch)."""
 from __future__ import annotations
 
 import torch
@@ -16,3 +17,17 @@ def center_crop(image: torch.Tensor, size: int) -> torch.Tensor:
     h, w = image.shape[-2:]
     y0, x0 = (h - size) // 2, (w - size) // 2
     return image[:, y0:y0 + size, x0:x0 + size].contiguous()
+
+
+def posterior_masks(shape: tuple[int, int, int]) -> dict[str, torch.Tensor]:
+    """The hole masks of the exact-posterior bench over ``[C, H, W]`` (all channels), True = unknown: the right
+    half, a central box of half the height and width, and half the pixels scattered (seeded, fixed)."""
+    c, h, w = shape
+    half = torch.zeros(shape, dtype=torch.bool)
+    half[:, :, w // 2:] = True
+    box = torch.zeros(shape, dtype=torch.bool)
+    box[:, h // 4:h - h // 4, w // 4:w - w // 4] = True
+    scattered = torch.zeros(shape, dtype=torch.bool)
+    pix = torch.randperm(h * w, generator=torch.Generator().manual_seed(5))[:h * w // 2]
+    scattered.view(c, h * w)[:, pix] = True
+    return {"half": half, "box": box, "scattered": scattered}

@@ -45,6 +45,7 @@ import comfy.utils  # noqa: E402
 from priorpaint.samplers import metrics as M  # noqa: E402
 from priorpaint.samplers.presets import PRESETS  # noqa: E402
 from priorpaint.support import bench as B  # noqa: E402
+from priorpaint.support.bench_data import posterior_masks  # noqa: E402
 from priorpaint.support.comfy_models import empty_conditioning, exact_prior_model  # noqa: E402
 from priorpaint.support.exact_priors import make_gaussian_mixture  # noqa: E402
 
@@ -52,18 +53,6 @@ comfy.utils.set_progress_bar_enabled(False)
 ROOT = comfyenv.ROOT
 SHAPE = (3, 4, 4)
 PROFILES = {"quick": (4, 128), "precise": (16, 256)}
-
-
-def masks() -> dict[str, torch.Tensor]:
-    """Hole masks over the 4×4 grid (all channels), True = unknown."""
-    half = torch.zeros(SHAPE, dtype=torch.bool)
-    half[:, :, 2:] = True
-    box = torch.zeros(SHAPE, dtype=torch.bool)
-    box[:, 1:3, 1:3] = True
-    scattered = torch.zeros(SHAPE, dtype=torch.bool)
-    pix = torch.randperm(16, generator=torch.Generator().manual_seed(5))[:8]
-    scattered.view(3, 16)[:, pix] = True
-    return {"half": half, "box": box, "scattered": scattered}
 
 
 def problem(hole: torch.Tensor, seed: int):
@@ -154,7 +143,7 @@ def main():
     rows = []
     # one LanPaint call per sample costs ~40 s per 128 samples here: the quick profile only
     meths = methods(not a.no_lanpaint, per_sample=a.profile == "quick")
-    for mname, hole in masks().items():
+    for mname, hole in posterior_masks(SHAPE).items():
         prior = problem(hole, a.seed + 1)
         known = ~hole.reshape(-1)
         mask = hole[:1].float()[None]  # [1, 1, 4, 4]

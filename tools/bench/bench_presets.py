@@ -51,49 +51,46 @@ ROOT = comfyenv.ROOT
 PEER_SETTINGS = [(5, False), (5, True)]
 
 
-def _peer_name(num_steps: int, per_sample: bool) -> str:
-    return f"NumSteps {num_steps}, " + ("one sample per call" if per_sample else "batch of 2")
-
-
 def presets_on_demo(steps: int, size: int, seed: int, with_lanpaint: bool) -> tuple[list[dict], list[dict]]:
     model, vae, cond = LoadDemoModel.execute("priorpaint-unet", "eps").result[:3]
     counted = B.Counted(model)
-    runs = {m: (lambda lat, m=m: PriorPaintKSampler.execute(counted.model, seed, steps, 1.0, "euler", "karras", cond,
+    # name -> (row fields, run(latent) -> samples)
+    runs = {m: ({"method": m, "label": PRESETS[m].label},
+                lambda lat, m=m: PriorPaintKSampler.execute(counted.model, seed, steps, 1.0, "euler", "karras", cond,
                                                             cond, lat, 1.0, m).result[0]["samples"])
             for m in PRESETS}
     node = peers.load_lanpaint() if with_lanpaint else None
     if node is not None:
         for num, per_sample in PEER_SETTINGS:
+            setting = f"NumSteps {num}, " + ("one sample per call" if per_sample else "batch of 2")
             run = peers.lanpaint_sampler(node, steps, num, per_sample)
-            runs[(num, per_sample)] = lambda lat, run=run: run(counted.model, cond, cond, lat, seed)
-    per = {m: [] for m in runs}
+            runs[f"LanPaint {setting}"] = ({"method": peers.LANPAINT, "label": f"its LanPaint KSampler, {setting}",
+                                            "peer": True},
+                                           lambda lat, run=run: run(counted.model, cond, cond, lat, seed))
+    per = {name: [] for name in runs}
     for ii, (iname, im) in enumerate(held_out_images()):
         gt = center_crop(im, size)[None]
         for mi, kind in enumerate(MASK_KINDS):
             mask = make_mask(kind, size, size, seed=seed * 1000 + ii * 10 + mi)
             latent = {"samples": B.empty_hole(gt * 2 - 1, mask).expand(2, -1, -1, -1).contiguous(), "noise_mask": mask}
-            for method, run in runs.items():
+            for name, (_, run) in runs.items():
                 counted.reset()
                 t0 = time.perf_counter()
                 out = run(latent)
                 wall = time.perf_counter() - t0
                 x = ((out.float() + 1) / 2).clamp(0, 1)
-                per[method].append({"nfe": counted.nfe(2)[0], "wall_s": wall,
-                                    "harmony": float(M.harmony_kl(x, mask).mean()),
-                                    "seam": float(M.seam_score(x, mask).mean()),
-                                    "psnr": float(M.masked_psnr(x, gt, mask).mean())})
-                r = per[method][-1]
-                name = method if isinstance(method, str) else "LanPaint " + _peer_name(*method)
+                per[name].append({"nfe": counted.nfe(2)[0], "wall_s": wall,
+                                  "harmony": float(M.harmony_kl(x, mask).mean()),
+                                  "seam": float(M.seam_score(x, mask).mean()),
+                                  "psnr": float(M.masked_psnr(x, gt, mask).mean())})
+                r = per[name][-1]
                 print(f"  {iname[:16]:16s} {kind:6s} {name:9s} nfe {r['nfe']:4.0f} kl {r['harmony']:.3f} "
                       f"seam {r['seam']:.3f} psnr {r['psnr']:.2f} {wall:.2f}s", flush=True)
     rows, peer_rows = [], []
-    for method, rs in per.items():
+    for name, rs in per.items():
+        fields = dict(runs[name][0])
         mean = {k: sum(r[k] for r in rs) / len(rs) for k in rs[0]}
-        if isinstance(method, str):
-            rows.append({"method": method, "label": PRESETS[method].label, "steps": steps, **mean})
-        else:
-            peer_rows.append({"method": peers.LANPAINT, "label": f"its LanPaint KSampler, {_peer_name(*method)}",
-                              "steps": steps, **mean})
+        (peer_rows if fields.pop("peer", False) else rows).append({**fields, "steps": steps, **mean})
     return rows, peer_rows
 
 

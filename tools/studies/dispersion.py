@@ -28,6 +28,7 @@ import packimport  # noqa: E402
 packimport.import_pack()
 from priorpaint.samplers import metrics as M  # noqa: E402
 from priorpaint.samplers import repaint_plus as rpp  # noqa: E402
+from priorpaint.support.bench_data import posterior_masks  # noqa: E402
 from priorpaint.support.exact_priors import GaussianMixturePrior, make_gaussian_mixture  # noqa: E402
 
 SHAPE = (3, 4, 4)
@@ -37,35 +38,6 @@ def karras(n, lo, hi, rho=7.0):
     ramp = torch.linspace(0, 1, n, dtype=torch.float64)
     s = (hi ** (1 / rho) + ramp * (lo ** (1 / rho) - hi ** (1 / rho))) ** rho
     return torch.cat([s, torch.zeros(1, dtype=torch.float64)]).tolist()
-
-
-def masks():
-    half = torch.zeros(SHAPE, dtype=torch.bool)
-    half[:, :, 2:] = True
-    box = torch.zeros(SHAPE, dtype=torch.bool)
-    box[:, 1:3, 1:3] = True
-    sc = torch.zeros(SHAPE, dtype=torch.bool)
-    g = torch.Generator().manual_seed(5)
-    pix = torch.randperm(16, generator=g)[:8]
-    sc.view(3, 16)[:, pix] = True
-    return {"half": half, "box": box, "scattered": sc}
-
-
-def logp(mix, x, un):
-    xs = x[:, un]
-    out = []
-    for j in range(mix.weights.numel()):
-        c = mix.covs[j][un][:, un]
-        mu = mix.means[j][un]
-        L = torch.linalg.cholesky(c)
-        r = torch.linalg.solve_triangular(L, (xs - mu).T, upper=False)
-        out.append(
-            mix.weights[j].log()
-            - 0.5 * (r**2).sum(0)
-            - L.diagonal().log().sum()
-            - 0.5 * un.sum() * math.log(2 * math.pi)
-        )
-    return torch.logsumexp(torch.stack(out, 1), 1)
 
 
 def run(prior, y, hole, kind, method, n, seed, levels=20, r=1, kmode="capped", cap=4.0, eta=0.0, tau=0.1, switch=0.0):
@@ -182,7 +154,7 @@ def run(prior, y, hole, kind, method, n, seed, levels=20, r=1, kmode="capped", c
 
 def evaluate(prior, y, hole, samples, exact, exact2, post):
     un = hole.reshape(-1)
-    nll = -logp(post, samples, un).mean() + logp(post, exact, un).mean()
+    nll = -post.log_prob(samples, un).mean() + post.log_prob(exact, un).mean()
     gp = torch.Generator().manual_seed(9)
     sw = M.sliced_wasserstein2(samples, exact, generator=gp)
     fl = M.sliced_wasserstein2(exact2, exact, generator=torch.Generator().manual_seed(9))
@@ -201,7 +173,7 @@ def make(hole, delta, seed=1, K=4, floor=0.3, comp_scale=0.35):
 if __name__ == "__main__":
     n, nobs = 256, 6
     delta = float(sys.argv[1])
-    for mname, hole in masks().items():
+    for mname, hole in posterior_masks(SHAPE).items():
         prior = make(hole, delta)
         for kind in ("eps", "flow"):
             res = {}
