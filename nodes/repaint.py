@@ -23,7 +23,7 @@ MODES = {
 
 def sample_repaint_plus(model, x, sigmas, extra_args=None, callback=None, disable=None, base=None,
                         mode="repaint_plus_b", jump_length=1, resamples=1, kappa_mode="capped", kappa_cap=4.0,
-                        sigma_data=1.0, window=(0.0, 1.0), eta=0.0):
+                        sigma_data=1.0, window=(0.0, 1.0), eta=0.0, solver="krylov", warm_start=True):
     """RePaint+ inside **one** run of the base sampler over the schedule it was given: the base
     sampler's model is wrapped (:class:`nodes.sampling.TransformedModel`) so that every call does the
     injection and, at harmonising levels, the rounds of :class:`samplers.repaint_plus.RePaintPlusDenoiser`.
@@ -36,7 +36,8 @@ def sample_repaint_plus(model, x, sigmas, extra_args=None, callback=None, disabl
         return base.sampler_function(model, x, sigmas, extra_args=extra_args, callback=callback, disable=disable,
                                      **base.extra_options)
     options = dict(variant="A" if mode == "repaint_plus_a" else "B", jump_length=jump_length, resamples=resamples,
-                   kappa_mode=kappa_mode, kappa_cap=kappa_cap, sigma_data=sigma_data, window=window)
+                   kappa_mode=kappa_mode, kappa_cap=kappa_cap, sigma_data=sigma_data, window=window,
+                   solver=solver, warm_start=warm_start)
     wrapped = TransformedModel(model, sigmas, extra_args, lambda _, xs, sigma: core(xs, sigma))
     core = rpp.RePaintPlusDenoiser(wrapped.denoise, wrapped.latent_image, wrapped.mask, wrapped.known_at,
                                    rng.noise_sampler(x, int(extra_args.get("seed") or 0), "repaint_plus/inject"),
@@ -123,6 +124,14 @@ class RePaintPlusSampler(io.ComfyNode):
                 io.Sampler.Input("sampler", optional=True,
                                  tooltip="Base sampler that runs the schedule (KSamplerSelect etc.). Without one: euler "
                                          "(euler_ancestral when eta > 0). Not used in 'repaint' mode."),
+                io.Combo.Input("solver", **ADVANCED, options=list(rpp.SOLVERS), default="krylov", optional=True,
+                               tooltip="How variant B's rounds reach data consistency: 'krylov' (minimal residual over "
+                                       "the rounds' directions, prediction extrapolated; closest to "
+                                       "the exact posterior per model call) or 'richardson' (the paper's fixed-κ rounds, "
+                                       "as in 0.2)."),
+                io.Boolean.Input("warm_start", **ADVANCED, default=True, optional=True,
+                                 tooltip="Start each step's rounds from the known pixels' noise found at the step before "
+                                         "(on) instead of fresh noise (off, as in 0.2)."),
             ],
             outputs=[io.Sampler.Output("SAMPLER", display_name="sampler", tooltip="Connect to SamplerCustom / SamplerCustomAdvanced.")],
         )
@@ -135,10 +144,11 @@ class RePaintPlusSampler(io.ComfyNode):
 
     @classmethod
     def execute(cls, mode, jump_length, resamples, kappa_mode, kappa_cap, start_percent, end_percent, eta, sigma_data,
-                sampler=None) -> io.NodeOutput:
+                sampler=None, solver="krylov", warm_start=True) -> io.NodeOutput:
         if start_percent > end_percent:
             raise ValueError(f"PriorPaint RePaint+ Sampler: input 'start_percent' ({start_percent}) exceeds "
                              f"'end_percent' ({end_percent}); expected start <= end")
         return io.NodeOutput(repaint_sampler(sampler if mode != "repaint" else None, mode=mode, jump_length=jump_length,
                                              resamples=resamples, kappa_mode=kappa_mode, kappa_cap=kappa_cap,
-                                             sigma_data=sigma_data, window=(start_percent, end_percent), eta=eta))
+                                             sigma_data=sigma_data, window=(start_percent, end_percent), eta=eta,
+                                             solver=solver, warm_start=warm_start))

@@ -28,6 +28,7 @@ __all__ = [
     "GaussianMixturePrior",
     "make_linear_gaussian",
     "make_gaussian_mixture",
+    "make_hole_mixture",
 ]
 
 _F = torch.float64
@@ -282,3 +283,46 @@ def make_gaussian_mixture(shape=(2, 4, 4), components: int = 4, rank: int = 3, s
         covs.append(u @ u.T + floor**2 * torch.eye(d, dtype=_F))
     w = 0.5 + torch.rand(components, dtype=_F, generator=g)
     return GaussianMixturePrior(w, means, torch.stack(covs), shape=shape)
+
+
+def make_hole_mixture(shape, hole: torch.Tensor, components: int = 4, rank: int = 3, spread: float = 1.0,
+                      comp_scale: float = 0.35, floor: float = 0.3, coupling: float = 0.5,
+                      seed: int = 0) -> GaussianMixturePrior:
+    """A mixture whose components are identical on the known pixels and differ only inside ``hole``.
+
+    Known coordinates ``x_k ~ N(m_k, S)`` are shared by every component (``S`` rank ``rank`` plus
+    ``floor²·I``); component ``j`` continues them into the hole as ``x_u = m_j + B_j (x_k − m_k) + e_j``
+    with its own mean ``m_j`` (per-coordinate std ``spread``), coupling ``B_j`` (entries of std
+    ``coupling/√d_k``) and residual ``e_j ~ N(0, R_j)`` (rank ``rank`` plus ``floor²·I``). The observation
+    then says nothing about which component it came from, so the exact posterior weights are the prior
+    weights (neither 0 nor 1), while each mode's position and shape in the hole depend on ``y``.
+    """
+    g = torch.Generator().manual_seed(seed)
+    d = math.prod(shape)
+    un = hole.reshape(-1).bool()
+    if un.numel() != d or not un.any() or un.all():
+        raise ValueError(f"hole must mark some but not all of the {d} coordinates")
+    kn = ~un
+    dk, du = int(kn.sum()), int(un.sum())
+
+    def cov(n):
+        u = comp_scale * _orthonormal(n, min(rank, n), g) * math.sqrt(n / rank) ** 0.5
+        return u @ u.T + floor**2 * torch.eye(n, dtype=_F)
+
+    m_k = spread * torch.randn(dk, dtype=_F, generator=g)
+    s_kk = cov(dk)
+    ki, ui = kn.nonzero().reshape(-1), un.nonzero().reshape(-1)
+    means, covs = [], []
+    for _ in range(components):
+        b = coupling / math.sqrt(dk) * torch.randn(du, dk, dtype=_F, generator=g)
+        mean = torch.empty(d, dtype=_F)
+        mean[ki], mean[ui] = m_k, spread * torch.randn(du, dtype=_F, generator=g)
+        c = torch.empty(d, d, dtype=_F)
+        c[ki[:, None], ki[None, :]] = s_kk
+        c[ui[:, None], ki[None, :]] = b @ s_kk
+        c[ki[:, None], ui[None, :]] = (b @ s_kk).T
+        c[ui[:, None], ui[None, :]] = b @ s_kk @ b.T + cov(du)
+        means.append(mean)
+        covs.append(c)
+    w = 0.5 + torch.rand(components, dtype=_F, generator=g)
+    return GaussianMixturePrior(w, torch.stack(means), torch.stack(covs), shape=shape)

@@ -47,7 +47,7 @@ from priorpaint.samplers.presets import PRESETS  # noqa: E402
 from priorpaint.support import bench as B  # noqa: E402
 from priorpaint.support.bench_data import posterior_masks  # noqa: E402
 from priorpaint.support.comfy_models import empty_conditioning, exact_prior_model  # noqa: E402
-from priorpaint.support.exact_priors import make_gaussian_mixture  # noqa: E402
+from priorpaint.support.exact_priors import make_gaussian_mixture, make_hole_mixture  # noqa: E402
 
 comfy.utils.set_progress_bar_enabled(False)
 ROOT = comfyenv.ROOT
@@ -55,9 +55,17 @@ SHAPE = (3, 4, 4)
 PROFILES = {"quick": (4, 128), "precise": (16, 256)}
 
 
-def problem(hole: torch.Tensor, seed: int):
-    """The mixture prior for this mask: component means shared on the known pixels."""
+FAMILIES = ("hole", "coded")
+
+
+def problem(family: str, hole: torch.Tensor, seed: int):
+    """The mixture prior for this mask. ``hole``: components identical on the known pixels (weights = prior
+    weights); ``coded``: component means shared on the known pixels but covariances not, so the weights are
+    coded in how the known pixels co-vary."""
     with torch.inference_mode(False):
+        if family == "hole":
+            return make_hole_mixture(SHAPE, hole, components=4, rank=3, seed=seed, floor=0.3, comp_scale=0.35,
+                                     coupling=2.0)
         return make_gaussian_mixture(SHAPE, components=4, rank=3, seed=seed, shared=~hole, floor=0.3,
                                      comp_scale=0.35)
 
@@ -136,6 +144,8 @@ def main():
     ap.add_argument("--profile", choices=list(PROFILES), default="quick")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-lanpaint", action="store_true")
+    ap.add_argument("--family", choices=FAMILIES + ("all",), default="all")
+    ap.add_argument("--only", default="", help="run only methods whose name contains this")
     ap.add_argument("--out", default=os.path.join(ROOT, "docs", "posterior.json"))
     a = ap.parse_args()
     n_obs, n = PROFILES[a.profile]
@@ -143,8 +153,10 @@ def main():
     rows = []
     # one LanPaint call per sample costs ~40 s per 128 samples here: the quick profile only
     meths = methods(not a.no_lanpaint, per_sample=a.profile == "quick")
-    for mname, hole in posterior_masks(SHAPE).items():
-        prior = problem(hole, a.seed + 1)
+    meths = [m for m in meths if a.only in m[0]]
+    families = FAMILIES if a.family == "all" else (a.family,)
+    for family, (mname, hole) in ((f, mh) for f in families for mh in posterior_masks(SHAPE).items()):
+        prior = problem(family, hole, a.seed + 1)
         known = ~hole.reshape(-1)
         mask = hole[:1].float()[None]  # [1, 1, 4, 4]
         obs = []
@@ -168,10 +180,10 @@ def main():
                     nfe.append(counted.nfe(n)[0])
                     per_obs.append(observation_metrics(out.reshape(n, -1).double(), post, exact, exact2, hole,
                                                        a.seed + o))
-                r = dict(summarise(per_obs), mask=mname, prediction=prediction, method=name, settings=settings,
+                r = dict(summarise(per_obs), family=family, mask=mname, prediction=prediction, method=name, settings=settings,
                          nfe=sum(nfe) / len(nfe), wall_s=wall, observations=n_obs, samples=n)
                 rows.append(r)
-                print(f"{mname:9s} {prediction:4s} {name:20s} {settings:44s} NFE {r['nfe']:5.1f} "
+                print(f"{family:5s} {mname:9s} {prediction:4s} {name:20s} {settings:44s} NFE {r['nfe']:5.1f} "
                       f"SW2 {r['sw2_ratio']:.2f}×floor  TV {r['tv']:.3f} (floor {r['tv_floor']:.3f})  "
                       f"mean {r['mean_err']:.3f} (floor {r['mean_err_floor']:.3f})  NLL+ {r['nll_excess']:+.3f}"
                       f"±{r['nll_excess_se']:.3f}  {wall:.1f}s", flush=True)

@@ -29,7 +29,7 @@ packimport.import_pack()
 from priorpaint.samplers import metrics as M  # noqa: E402
 from priorpaint.samplers import repaint_plus as rpp  # noqa: E402
 from priorpaint.support.bench_data import posterior_masks  # noqa: E402
-from priorpaint.support.exact_priors import GaussianMixturePrior, make_gaussian_mixture  # noqa: E402
+from priorpaint.support.exact_priors import GaussianMixturePrior, make_gaussian_mixture, make_hole_mixture  # noqa: E402
 
 SHAPE = (3, 4, 4)
 
@@ -40,7 +40,8 @@ def karras(n, lo, hi, rho=7.0):
     return torch.cat([s, torch.zeros(1, dtype=torch.float64)]).tolist()
 
 
-def run(prior, y, hole, kind, method, n, seed, levels=20, r=1, kmode="capped", cap=4.0, eta=0.0, tau=0.1, switch=0.0):
+def run(prior, y, hole, kind, method, n, seed, levels=20, r=1, kmode="capped", cap=4.0, eta=0.0, tau=0.1, switch=0.0,
+        warm=0, solver="richardson"):
     g = torch.Generator().manual_seed(seed)
 
     def noise(*a):
@@ -132,7 +133,8 @@ def run(prior, y, hole, kind, method, n, seed, levels=20, r=1, kmode="capped", c
             state["prev"] = ll
             return (1 - m) * y + m * x0
     else:
-        model = rpp.RePaintPlusDenoiser(den, y, m, known_at, noise, sig, "B", 1, r, kmode, cap, 1.0, signal=signal)
+        model = rpp.RePaintPlusDenoiser(den, y, m, known_at, noise, sig, "B", 1, r, kmode, cap, 1.0, signal=signal,
+                                        warm_start=bool(warm), solver=solver)
     for i in range(levels):
         s, s2 = sig[i], sig[i + 1]
         x0 = model(x, s)
@@ -162,6 +164,9 @@ def evaluate(prior, y, hole, samples, exact, exact2, post):
 
 
 def make(hole, delta, seed=1, K=4, floor=0.3, comp_scale=0.35):
+    if os.environ.get("FAMILY") == "hole":  # components identical on the known pixels, coupled into the hole
+        return make_hole_mixture(SHAPE, hole, components=K, rank=3, seed=seed, floor=floor, comp_scale=comp_scale,
+                                 coupling=float(os.environ.get("COUPLING", "2")))
     p = make_gaussian_mixture(SHAPE, components=K, rank=3, seed=seed, shared=~hole, floor=floor, comp_scale=comp_scale)
     g = torch.Generator().manual_seed(seed + 50)
     means = p.means.clone()
@@ -190,7 +195,7 @@ if __name__ == "__main__":
                     name, *opt = meth.split(":")
                     kw = dict(a.split("=") for a in opt)
                     kw = {
-                        k: (float(v) if k in ("cap", "eta", "tau", "switch") else int(v) if k in ("levels", "r") else v)
+                        k: (float(v) if k in ("cap", "eta", "tau", "switch") else int(v) if k in ("levels", "r", "warm") else v)
                         for k, v in kw.items()
                     }
                     out = run(prior, y, hole, kind, name, n, 7 + o, **kw)
