@@ -209,17 +209,16 @@ class RePaintPlusDenoiser:
         eps = self._eps if self.warm_start and self._eps is not None and self._eps.shape == x.shape else None
         x = known * self.known_at(sigma, self.noise(sigma, None) if eps is None else eps) + m * x
         act = self.harmonises(s) and c > 0 and bool((known > 0).any())
-        if act and self.variant == "B" and self.solver == "krylov":
-            x, x0 = self._krylov(x, sigma, known, c * kappa(s_ve, *self.kappa_args))
-            if self.warm_start and 0 < s_ve < float("inf"):
-                self._eps = (x / c - self.y) / s_ve
-        elif act and self.variant == "B":
+        if act and self.variant == "B":
             step = c * kappa(s_ve, *self.kappa_args)
-            for _ in range(self.resamples):  # noise-free, realigned drift in noisy space
-                x = x + step * known * (self.y - self.denoise(x, sigma))
+            if self.solver == "krylov":
+                x, x0 = self._krylov(x, sigma, known, step)
+            else:
+                for _ in range(self.resamples):  # noise-free, realigned drift in noisy space
+                    x = x + step * known * (self.y - self.denoise(x, sigma))
+                x0 = self.denoise(x, sigma)
             if self.warm_start and 0 < s_ve < float("inf"):
                 self._eps = (x / c - self.y) / s_ve
-            x0 = self.denoise(x, sigma)
         elif act:  # variant A, clean space
             kap = kappa(s_ve, *self.kappa_args)
             x0 = self.denoise(x, sigma)

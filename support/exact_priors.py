@@ -261,6 +261,12 @@ def make_linear_gaussian(shape=(2, 4, 4), k: int = 4, scale: float = 1.0, seed: 
     return LinearGaussianPrior(_orthonormal(d, k, g), scale=scale, shape=shape)
 
 
+def _low_rank_cov(n: int, rank: int, comp_scale: float, floor: float, g: torch.Generator) -> torch.Tensor:
+    """``U Uᵀ + floor²·I`` over ``n`` coordinates, ``U`` orthonormal of rank ``min(rank, n)`` scaled by ``comp_scale``."""
+    u = comp_scale * _orthonormal(n, min(rank, n), g) * math.sqrt(n / rank) ** 0.5
+    return u @ u.T + floor**2 * torch.eye(n, dtype=_F)
+
+
 def make_gaussian_mixture(shape=(2, 4, 4), components: int = 4, rank: int = 3, spread: float = 1.0,
                           comp_scale: float = 0.35, floor: float = 0.05, seed: int = 0,
                           shared: torch.Tensor | None = None) -> GaussianMixturePrior:
@@ -277,10 +283,7 @@ def make_gaussian_mixture(shape=(2, 4, 4), components: int = 4, rank: int = 3, s
     if shared is not None:
         sh = shared.reshape(-1).bool()
         means[:, sh] = means[:1, sh]
-    covs = []
-    for _ in range(components):
-        u = comp_scale * _orthonormal(d, rank, g) * math.sqrt(d / rank) ** 0.5
-        covs.append(u @ u.T + floor**2 * torch.eye(d, dtype=_F))
+    covs = [_low_rank_cov(d, rank, comp_scale, floor, g) for _ in range(components)]
     w = 0.5 + torch.rand(components, dtype=_F, generator=g)
     return GaussianMixturePrior(w, means, torch.stack(covs), shape=shape)
 
@@ -305,12 +308,8 @@ def make_hole_mixture(shape, hole: torch.Tensor, components: int = 4, rank: int 
     kn = ~un
     dk, du = int(kn.sum()), int(un.sum())
 
-    def cov(n):
-        u = comp_scale * _orthonormal(n, min(rank, n), g) * math.sqrt(n / rank) ** 0.5
-        return u @ u.T + floor**2 * torch.eye(n, dtype=_F)
-
     m_k = spread * torch.randn(dk, dtype=_F, generator=g)
-    s_kk = cov(dk)
+    s_kk = _low_rank_cov(dk, rank, comp_scale, floor, g)
     ki, ui = kn.nonzero().reshape(-1), un.nonzero().reshape(-1)
     means, covs = [], []
     for _ in range(components):
@@ -321,7 +320,7 @@ def make_hole_mixture(shape, hole: torch.Tensor, components: int = 4, rank: int 
         c[ki[:, None], ki[None, :]] = s_kk
         c[ui[:, None], ki[None, :]] = b @ s_kk
         c[ki[:, None], ui[None, :]] = (b @ s_kk).T
-        c[ui[:, None], ui[None, :]] = b @ s_kk @ b.T + cov(du)
+        c[ui[:, None], ui[None, :]] = b @ s_kk @ b.T + _low_rank_cov(du, rank, comp_scale, floor, g)
         means.append(mean)
         covs.append(c)
     w = 0.5 + torch.rand(components, dtype=_F, generator=g)
