@@ -8,7 +8,8 @@ Gaussian-mixture priors over 3x4x4 whose components share their means on the kno
 (``DELTA`` > 0 moves the known-pixel means apart by that much per coordinate), three masks (half, a
 central box, scattered pixels), six observations x 256 samples, EPS (karras 0.0292..14.6) and flow
 (shift 3, karras) schedules, Euler moves. Methods: ``replace`` (core inpainting), ``rpp`` (the
-RePaint+ core transform; options r, levels, kmode, cap, eta, warm, solver, jump, wlo: harmonise from that fraction of the levels on), ``oracle`` (Euler driven by the *exact*
+RePaint+ core transform; options r, levels, kmode, cap, eta, warm, solver, jump (harmonise every jump-th level),
+wlo (harmonise from that fraction of the levels on)), ``oracle`` (Euler driven by the *exact*
 conditional denoiser E[x0_hole | x_hole, x0_known = y]: what any harmonisation can at best reach at
 that schedule), ``smc`` (the n samples as particles of sequential importance resampling, weighted by
 N(y_known; D(x)_known, σ² + tau²) without gradients; ``switch`` > 0: particles evolve unconditionally
@@ -32,6 +33,8 @@ from priorpaint.support.bench_data import posterior_masks  # noqa: E402
 from priorpaint.support.exact_priors import GaussianMixturePrior, make_gaussian_mixture, make_hole_mixture  # noqa: E402
 
 SHAPE = (3, 4, 4)
+FLOAT_OPTIONS = ("cap", "eta", "tau", "switch", "wlo")  # method options parsed from METHOD:key=value
+INT_OPTIONS = ("levels", "r", "warm", "jump")
 
 
 def karras(n, lo, hi, rho=7.0):
@@ -133,8 +136,8 @@ def run(prior, y, hole, kind, method, n, seed, levels=20, r=1, kmode="capped", c
             state["prev"] = ll
             return (1 - m) * y + m * x0
     else:
-        model = rpp.RePaintPlusDenoiser(den, y, m, known_at, noise, sig, "B", jump, r, kmode, cap, 1.0, (wlo, 1.0), signal=signal,
-                                        warm_start=bool(warm), solver=solver)
+        model = rpp.RePaintPlusDenoiser(den, y, m, known_at, noise, sig, "B", jump, r, kmode, cap, 1.0, (wlo, 1.0),
+                                        signal=signal, warm_start=bool(warm), solver=solver)
     for i in range(levels):
         s, s2 = sig[i], sig[i + 1]
         x0 = model(x, s)
@@ -195,7 +198,7 @@ if __name__ == "__main__":
                     name, *opt = meth.split(":")
                     kw = dict(a.split("=") for a in opt)
                     kw = {
-                        k: (float(v) if k in ("cap", "eta", "tau", "switch", "wlo") else int(v) if k in ("levels", "r", "warm", "jump") else v)
+                        k: float(v) if k in FLOAT_OPTIONS else int(v) if k in INT_OPTIONS else v
                         for k, v in kw.items()
                     }
                     out = run(prior, y, hole, kind, name, n, 7 + o, **kw)
