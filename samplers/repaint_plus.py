@@ -29,6 +29,7 @@ import torch
 from .ve import ancestral_step, inject_known
 
 KAPPA_MODES = ("1", "theory", "capped")
+SIGNAL_FREE = ("next", "midpoint", "skip")
 SOLVERS = ("krylov", "richardson")
 VARIANTS = ("A", "B")
 
@@ -125,7 +126,13 @@ class RePaintPlusDenoiser:
 
     Coordinates are the sampler's own: ``x = c(σ)·(x0 + σ_VE·ε)`` with ``signal(σ) = (c, σ_VE)``
     (``(1, σ)`` for VE/EPS/V models, ``(1 − σ, σ/(1 − σ))`` for rectified flow), so κ is always taken
-    at the VE level. Where ``c = 0`` (flow σ = 1: ``x`` is pure noise) the rounds cannot act and are skipped.
+    at the VE level. Where ``c = 0`` (flow σ = 1: ``x`` is pure noise, so no known pixel carries signal and
+    the plain prediction is the *unconditional* mean) the rounds cannot act there. ``signal_free`` says what
+    such a level's call does: ``"next"`` (default) takes the harmonised prediction at the schedule's next
+    level, on the same ``x`` (at σ near 1 pure noise is a typical state there too), so the first step
+    already knows the known pixels; ``"midpoint"`` takes it halfway to the next level; ``"skip"`` returns
+    the plain prediction (0.2's behaviour, and variant A's always). Measured in docs/repaint-plus.md ("The
+    first flow step").
 
     Why this is exact for variant B: injection and rounds only change the *known* coordinates of
     ``x``, so the hole coordinates the sampler holds are those of the harmonised state ``x_h``; the
@@ -144,12 +151,14 @@ class RePaintPlusDenoiser:
                  sigmas, variant: str = "B", jump_length: int = 1, resamples: int = 1, kappa_mode: str = "capped",
                  kappa_cap: float = 4.0, sigma_data: float = 1.0, window: tuple[float, float] = (0.0, 1.0),
                  signal: Callable[[float], tuple[float, float]] | None = None, warm_start: bool = False,
-                 solver: str = "richardson"):
+                 solver: str = "richardson", signal_free: str = "next"):
         if variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
         kappa(1.0, sigma_data, kappa_mode, kappa_cap)  # validates the mode
         if solver not in SOLVERS:
             raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
+        if signal_free not in SIGNAL_FREE:
+            raise ValueError(f"signal_free must be one of {SIGNAL_FREE}, got {signal_free!r}")
         self.denoise, self.y, self.mask, self.known_at, self.noise = denoise, y, mask, known_at, noise
         self.variant, self.resamples = variant, resamples
         self.kappa_args = (sigma_data, kappa_mode, kappa_cap)
@@ -157,12 +166,28 @@ class RePaintPlusDenoiser:
         self.levels = [float(v) for v in sigmas]
         n = len(self.levels) - 1
         self.harmonise = {self.levels[i] for i in harmonising_levels(n, jump_length, window)}
-        self.warm_start, self.solver = warm_start, solver
+        self.warm_start, self.solver, self.signal_free = warm_start, solver, signal_free
         self._eps = None  # the known pixels' implied noise after the last harmonisation (warm start)
 
     def harmonises(self, s: float) -> bool:
         """Whether a call at level ``s`` harmonises (``s`` one of the schedule's harmonising levels)."""
         return any(abs(s - h) <= 1e-5 * max(abs(h), 1e-8) for h in self.harmonise)
+
+    def stand_in(self, s: float) -> float | None:
+        """The level whose harmonised prediction a call at the signal-free level ``s`` returns (``signal_free``),
+        or None: when ``s`` carries signal, does not harmonise, or no later level of the schedule does
+        (a one-step schedule to σ = 0 keeps the plain prediction), and for variant A, whose κ-rescaled
+        prediction taken at another level does not fit the sampler's step at σ = 1."""
+        if self.signal_free == "skip" or self.variant != "B" or self.signal(s)[0] > 0 or not self.harmonises(s):
+            return None
+        later = [v for v in self.levels if v < s]
+        if not later:
+            return None
+        nxt = max(later)
+        c, s_ve = self.signal(nxt)
+        if not (c > 0 and 0 < s_ve < float("inf") and self.harmonises(nxt)):
+            return None
+        return nxt if self.signal_free == "next" else 0.5 * (s + nxt)
 
     def _krylov(self, x, sigma, known, step):
         """Variant B's rounds as a minimal-residual solve of ``k⊙D(x + δ) = k⊙y`` for the known-pixel offset δ.
@@ -205,10 +230,15 @@ class RePaintPlusDenoiser:
         s = float(sigma.reshape(-1)[0]) if torch.is_tensor(sigma) else float(sigma)
         m = self.mask(sigma) if callable(self.mask) else self.mask
         known = 1.0 - m
+        act = self.harmonises(s) and bool((known > 0).any())  # nothing known: the plain model
+        at = self.stand_in(s) if act else None
+        if at is not None:  # signal-free level: predict where the rounds can act
+            s = at
+            sigma = torch.full_like(sigma, at) if torch.is_tensor(sigma) else at
         c, s_ve = self.signal(s)
         eps = self._eps if self.warm_start and self._eps is not None and self._eps.shape == x.shape else None
         x = known * self.known_at(sigma, self.noise(sigma, None) if eps is None else eps) + m * x
-        act = self.harmonises(s) and c > 0 and bool((known > 0).any())
+        act = act and c > 0
         if act and self.variant == "B":
             step = c * kappa(s_ve, *self.kappa_args)
             if self.solver == "krylov":

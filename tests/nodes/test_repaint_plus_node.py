@@ -46,8 +46,8 @@ def test_node_sampler_keeps_known_region_and_counts_cost(prediction, mode):
         from priorpaint.samplers.repaint import count_evaluations
 
         want = count_evaluations(12, 2, 2)
-    else:  # every call harmonises, except at flow σ = 1 (pure noise: nothing to pull towards)
-        want = rpp.count_evaluations(12, 1, 2) - (2 if prediction == "flow" else 0)
+    else:  # every call harmonises; at flow σ = 1 (pure noise) B's rounds act at the next level, A's are skipped
+        want = rpp.count_evaluations(12, 1, 2) - (2 if prediction == "flow" and mode == "repaint_plus_a" else 0)
     assert counted.nfe(y.shape[0]) == (want, 0.0)
 
 

@@ -9,9 +9,11 @@ Gaussian-mixture priors over 3x4x4 whose components share their means on the kno
 central box, scattered pixels), six observations x 256 samples, EPS (karras 0.0292..14.6) and flow
 (shift 3, karras) schedules, Euler moves. Methods: ``replace`` (core inpainting), ``rpp`` (the
 RePaint+ core transform; options r, levels, kmode, cap, eta, warm, solver, jump (harmonise every jump-th level),
-wlo (harmonise from that fraction of the levels on)), ``oracle`` (Euler driven by the *exact*
+wlo (harmonise from that fraction of the levels on), free (the signal-free flow level σ = 1: next,
+midpoint or skip)), ``oracle`` (Euler driven by the *exact*
 conditional denoiser E[x0_hole | x_hole, x0_known = y]: what any harmonisation can at best reach at
-that schedule), ``smc`` (the n samples as particles of sequential importance resampling, weighted by
+that schedule; ``free`` = next or midpoint evaluates its σ = 1 call there as RePaint+ does), ``smc``
+(the n samples as particles of sequential importance resampling, weighted by
 N(y_known; D(x)_known, σ² + tau²) without gradients; ``switch`` > 0: particles evolve unconditionally
 while σ > switch, then core replacement; options tau, switch). Prints sliced W2 / exact-vs-exact floor, the NLL excess per hole dimension, and
 (with DELTA) TV of component weights beside its floor.
@@ -44,7 +46,7 @@ def karras(n, lo, hi, rho=7.0):
 
 
 def run(prior, y, hole, kind, method, n, seed, levels=20, r=1, kmode="capped", cap=4.0, eta=0.0, tau=0.1, switch=0.0,
-        warm=0, solver="richardson", jump=1, wlo=0.0):
+        warm=0, solver="richardson", jump=1, wlo=0.0, free=None):
     g = torch.Generator().manual_seed(seed)
 
     def noise(*a):
@@ -90,6 +92,8 @@ def run(prior, y, hole, kind, method, n, seed, levels=20, r=1, kmode="capped", c
         sub = GaussianMixturePrior(post.weights, post.means[:, un], post.covs[:, un][:, :, un])
 
         def model(x, s):
+            if free in ("next", "midpoint") and float(s) >= 1:  # as RePaint+'s signal_free
+                s = sig[1] if free == "next" else 0.5 * (sig[0] + sig[1])
             c, sv = signal(float(s))
             out = y.expand(n, -1).clone()
             if c == 0:
@@ -137,7 +141,8 @@ def run(prior, y, hole, kind, method, n, seed, levels=20, r=1, kmode="capped", c
             return (1 - m) * y + m * x0
     else:
         model = rpp.RePaintPlusDenoiser(den, y, m, known_at, noise, sig, "B", jump, r, kmode, cap, 1.0, (wlo, 1.0),
-                                        signal=signal, warm_start=bool(warm), solver=solver)
+                                        signal=signal, warm_start=bool(warm), solver=solver,
+                                        signal_free=free or "skip")
     for i in range(levels):
         s, s2 = sig[i], sig[i + 1]
         x0 = model(x, s)
