@@ -7,16 +7,21 @@
 Gaussian-mixture priors over 3x4x4 whose components share their means on the known pixels
 (``DELTA`` > 0 moves the known-pixel means apart by that much per coordinate), three masks (half, a
 central box, scattered pixels), six observations x 256 samples, EPS (karras 0.0292..14.6) and flow
-(shift 3, karras) schedules, Euler moves. Methods: ``replace`` (core inpainting), ``rpp`` (the
-RePaint+ core transform; options r, levels, kmode, cap, eta, warm, solver, jump (harmonise every jump-th level),
-wlo (harmonise from that fraction of the levels on), free (the signal-free flow level σ = 1: next,
-midpoint or skip)), ``oracle`` (Euler driven by the *exact*
-conditional denoiser E[x0_hole | x_hole, x0_known = y]: what any harmonisation can at best reach at
-that schedule; ``free`` = next or midpoint evaluates its σ = 1 call there as RePaint+ does), ``smc``
-(the n samples as particles of sequential importance resampling, weighted by
-N(y_known; D(x)_known, σ² + tau²) without gradients; ``switch`` > 0: particles evolve unconditionally
-while σ > switch, then core replacement; options tau, switch). Prints sliced W2 / exact-vs-exact floor, the NLL excess per hole dimension, and
-(with DELTA) TV of component weights beside its floor.
+(shift 3, karras; option ``sched=simple`` for ComfyUI's "simple") schedules, Euler moves. Methods:
+
+* ``replace``: core inpainting;
+* ``rpp``: the RePaint+ core transform, 0.2's settings unless told; options r, levels, kmode, cap,
+  eta, warm, solver, jump (harmonise every jump-th level), wlo (harmonise from that fraction of the
+  levels on), free (the signal-free flow level σ = 1: next, midpoint or skip);
+* ``oracle``: Euler driven by the *exact* conditional denoiser E[x0_hole | x_hole, x0_known = y],
+  what any harmonisation can at best reach at that schedule (``free`` = next or midpoint evaluates
+  its σ = 1 call there, as RePaint+ does);
+* ``smc``: the n samples as particles of sequential importance resampling, weighted by
+  N(y_known; D(x)_known, σ² + tau²) without gradients; ``switch`` > 0: particles evolve
+  unconditionally while σ > switch, then core replacement; options tau, switch.
+
+Prints sliced W2 / exact-vs-exact floor, the NLL excess per hole dimension, and TV of component
+weights beside its floor. FAMILY=hole selects the bench's *hole* family (COUPLING sets its coupling).
 """
 
 import math
@@ -46,7 +51,7 @@ def karras(n, lo, hi, rho=7.0):
 
 
 def run(prior, y, hole, kind, method, n, seed, levels=20, r=1, kmode="capped", cap=4.0, eta=0.0, tau=0.1, switch=0.0,
-        warm=0, solver="richardson", jump=1, wlo=0.0, free=None):
+        warm=0, solver="richardson", jump=1, wlo=0.0, free=None, sched="karras"):
     g = torch.Generator().manual_seed(seed)
 
     def noise(*a):
@@ -70,6 +75,9 @@ def run(prior, y, hole, kind, method, n, seed, levels=20, r=1, kmode="capped", c
         shift = 3.0
         lo = shift * 1e-3 / (1 + (shift - 1) * 1e-3)
         sig = karras(levels, lo, 1.0)
+        if sched == "simple":  # ComfyUI's "simple" on a shift-3 flow model: t linear, then shifted
+            t = torch.linspace(1, 0, levels + 1, dtype=torch.float64)
+            sig = (shift * t / (1 + (shift - 1) * t)).tolist()
 
         def signal(s):
             return (1 - s, float("inf") if s >= 1 else s / (1 - s))
@@ -92,7 +100,7 @@ def run(prior, y, hole, kind, method, n, seed, levels=20, r=1, kmode="capped", c
         sub = GaussianMixturePrior(post.weights, post.means[:, un], post.covs[:, un][:, :, un])
 
         def model(x, s):
-            if free in ("next", "midpoint") and float(s) >= 1:  # as RePaint+'s signal_free
+            if kind == "flow" and free in ("next", "midpoint") and float(s) >= 1:  # as RePaint+'s signal_free
                 s = sig[1] if free == "next" else 0.5 * (sig[0] + sig[1])
             c, sv = signal(float(s))
             out = y.expand(n, -1).clone()
