@@ -140,10 +140,10 @@ def _flow_schedule(levels):
     return _karras(levels, lo=0.003, hi=1.0)  # ComfyUI's karras on a flow model: a large first step
 
 
-def _flow_transform(den, y, hole, n, sigmas, signal, known_at, free, g, resamples=None):
+def _flow_transform(den, y, hole, n, sigmas, signal, known_at, free, g):
     m = hole.to(F)[None].expand(n, -1)
     return rpp.RePaintPlusDenoiser(den, y, m, known_at, lambda *_: torch.randn(n, y.numel(), dtype=F, generator=g),
-                                   sigmas, "B", 1, resamples or int((~hole).sum()), "capped", 4.0, 1.0,
+                                   sigmas, "B", 1, int((~hole).sum()), "capped", 4.0, 1.0,
                                    signal=signal, solver="krylov", signal_free=free)
 
 

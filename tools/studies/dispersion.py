@@ -51,7 +51,7 @@ def karras(n, lo, hi, rho=7.0):
 
 
 def run(prior, y, hole, kind, method, n, seed, levels=20, r=1, kmode="capped", cap=4.0, eta=0.0, tau=0.1, switch=0.0,
-        warm=0, solver="richardson", jump=1, wlo=0.0, free=None, sched="karras"):
+        warm=0, solver="richardson", jump=1, wlo=0.0, free="skip", sched="karras"):
     g = torch.Generator().manual_seed(seed)
 
     def noise(*a):
@@ -150,7 +150,7 @@ def run(prior, y, hole, kind, method, n, seed, levels=20, r=1, kmode="capped", c
     else:
         model = rpp.RePaintPlusDenoiser(den, y, m, known_at, noise, sig, "B", jump, r, kmode, cap, 1.0, (wlo, 1.0),
                                         signal=signal, warm_start=bool(warm), solver=solver,
-                                        signal_free=free or "skip")
+                                        signal_free=free)
     for i in range(levels):
         s, s2 = sig[i], sig[i + 1]
         x0 = model(x, s)
