@@ -428,7 +428,7 @@ def readme_side_tables() -> None:
             nfe_cell = f"{nfe[0]:.0f}" if round(nfe[0]) == round(nfe[1]) else f"{nfe[0]:.0f} / {nfe[1]:.0f}"
             lines.append(f"| {key[0]} | {key[1]} | {key[2]} | {nfe_cell} | {cells[0]} | {cells[1]} |")
         lines += ["", f"*`make bench-posterior` (profile {d['profile']}: {d['observations']} observations × "
-                      f"{d['samples']} samples per mask; *hole*: components identical on the known pixels, weights = "
+                      f"{d['samples']} samples per mask; schedules karras unless the row says otherwise; *hole*: components identical on the known pixels, weights = "
                       "prior weights; *coded*: weights coded in how the known pixels co-vary; standard errors, TV, mean "
                       "error and NLL+ in docs/benchmarks.md §i).*"]
         _readme_block("peers", lines)
@@ -448,7 +448,7 @@ def base_sampler_section(d: dict) -> list[str]:
     lines = ["## (e) RePaint+ around different base samplers (`make bench-base-samplers`)", "",
              "RePaint+ (B, one realigned round per call, κ ≤ 4) runs inside one run of its base sampler, beside core "
              "inpainting with the same sampler, at equal NFE: core at N steps, RePaint+ at N/2 steps (round + "
-             "prediction per call; on flow models the round at σ = 1 is skipped, so N − 1). **SW2** = sliced W2 to "
+             "prediction per call, N on flow models too). **SW2** = sliced W2 to "
              f"exact posterior samples on `make bench`'s two exact priors ({d['samples']} samples; exact-vs-exact "
              f"floor: linear-Gaussian {t[0]['floor_lin']:.1e} — its posterior is a point — and mixture "
              f"{t[0]['floor_mix']:.3f}); demo model: {d['demo']}, means. **t/eval×** = wall time per model "
@@ -563,7 +563,8 @@ def extra_sections() -> list[str]:
                   "observations ± its standard error; SW2 as a multiple of the exact-vs-exact floor; TV of component "
                   "weights and the mean error (in posterior-std units) beside their floors; NLL+ per hole dimension "
                   "(> 0 implausible, < 0 too concentrated; exact samples give ≈ 0). NFE per sample counted by "
-                  "the harness; LanPaint 2.1.0 runs through its own `LanPaint_KSampler` node.", ""]
+                  "the harness; schedules are karras unless the row says otherwise; LanPaint 2.1.0 runs through its "
+                  "own `LanPaint_KSampler` node.", ""]
         families = list(dict.fromkeys(r.get("family", "coded") for r in d["rows"]))
         for fam, pred in ((f, p) for f in families for p in ("eps", "flow")):
             rows = [r for r in d["rows"] if r["prediction"] == pred and r.get("family", "coded") == fam]

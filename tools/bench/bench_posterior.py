@@ -16,7 +16,9 @@ exact denoiser. Each observation y is a fresh prior draw; ``quick``: 4 observati
 * NLL+    mean −log p(sample | y) minus that of exact samples, per hole dimension
           (> 0: implausible samples; < 0: too concentrated);
 
-reported as mean ± standard error over observations. NFE per sample is counted by the harness.
+reported as mean ± standard error over observations. NFE per sample is counted by the harness. Schedules are
+karras unless a row says otherwise; the balanced preset also runs on ComfyUI's default scheduler ("simple",
+the usual one for flow models) and around euler_ancestral.
 LanPaint runs through its own LanPaint_KSampler node (`../shared/vendor/lanpaint-2.1.0.tar.gz`, unpacked
 under out/vendor/; skipped with a message when absent) at its default NumSteps and two others with all
 samples in one batch, and (quick profile only: it is slow) at its default one sample per call.
@@ -73,11 +75,11 @@ def problem(family: str, hole: torch.Tensor, seed: int):
 # ---------------------------------------------------------------------------------------------
 # methods: (name, settings, run(model, latent [n, C, H, W], mask [1, 1, H, W], seed) -> samples)
 # ---------------------------------------------------------------------------------------------
-def _ksampler(method: str, steps: int):
+def _ksampler(method: str, steps: int, sampler: str = "euler", scheduler: str = "karras"):
     from priorpaint.nodes.ksampler import run_ksampler
 
     def run(model, latent, mask, seed):
-        return run_ksampler(model, seed, steps, 1.0, "euler", "karras", empty_conditioning(), empty_conditioning(),
+        return run_ksampler(model, seed, steps, 1.0, sampler, scheduler, empty_conditioning(), empty_conditioning(),
                             {"samples": latent, "noise_mask": mask}, method)["samples"]
     return run
 
@@ -95,6 +97,9 @@ def methods(with_lanpaint: bool, per_sample: bool) -> list[tuple[str, str, objec
         if name != "core":
             out.append((f"PriorPaint {name}", "euler, 20 steps", _ksampler(name, 20)))
     out.append(("PriorPaint balanced", "euler, 10 steps", _ksampler("balanced", 10)))
+    # what users also run: ComfyUI's own default scheduler (the usual one for flow models), and an ancestral sampler
+    out.append(("PriorPaint balanced", "euler, simple, 20 steps", _ksampler("balanced", 20, scheduler="simple")))
+    out.append(("PriorPaint balanced", "euler_ancestral, 20 steps", _ksampler("balanced", 20, "euler_ancestral")))
     node = peers.load_lanpaint() if with_lanpaint else None
     if node is not None:
         for num in (5, 2, 10):  # its default, and two others

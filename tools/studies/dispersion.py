@@ -16,6 +16,10 @@ central box, scattered pixels), six observations x 256 samples, EPS (karras 0.02
 * ``oracle``: Euler driven by the *exact* conditional denoiser E[x0_hole | x_hole, x0_known = y],
   what any harmonisation can at best reach at that schedule (``free`` = next or midpoint evaluates
   its σ = 1 call there, as RePaint+ does);
+* options of every method: ``above=S`` / ``below=S`` replace its prediction by the oracle's where the VE
+  level σ_VE > S / σ_VE ≤ S (the method still runs there, so its own state moves as without them): which
+  band of levels its error comes from; ``eta=1`` moves by ComfyUI's euler_ancestral instead of euler (its
+  flow form on flow);
 * ``smc``: the n samples as particles of sequential importance resampling, weighted by
   N(y_known; D(x)_known, σ² + tau²) without gradients; ``switch`` > 0: particles evolve
   unconditionally while σ > switch, then core replacement; options tau, switch.
@@ -40,7 +44,7 @@ from priorpaint.support.bench_data import posterior_masks  # noqa: E402
 from priorpaint.support.exact_priors import GaussianMixturePrior, make_gaussian_mixture, make_hole_mixture  # noqa: E402
 
 SHAPE = (3, 4, 4)
-FLOAT_OPTIONS = ("cap", "eta", "tau", "switch", "wlo")  # method options parsed from METHOD:key=value
+FLOAT_OPTIONS = ("cap", "eta", "tau", "switch", "wlo", "above", "below")  # method options parsed from METHOD:key=value
 INT_OPTIONS = ("levels", "r", "warm", "jump")
 
 
@@ -51,7 +55,7 @@ def karras(n, lo, hi, rho=7.0):
 
 
 def run(prior, y, hole, kind, method, n, seed, levels=20, r=1, kmode="capped", cap=4.0, eta=0.0, tau=0.1, switch=0.0,
-        warm=0, solver="richardson", jump=1, wlo=0.0, free="skip", sched="karras"):
+        warm=0, solver="richardson", jump=1, wlo=0.0, free="skip", sched="karras", above=0.0, below=0.0):
     g = torch.Generator().manual_seed(seed)
 
     def noise(*a):
@@ -151,6 +155,20 @@ def run(prior, y, hole, kind, method, n, seed, levels=20, r=1, kmode="capped", c
         model = rpp.RePaintPlusDenoiser(den, y, m, known_at, noise, sig, "B", jump, r, kmode, cap, 1.0, (wlo, 1.0),
                                         signal=signal, warm_start=bool(warm), solver=solver,
                                         signal_free=free)
+    if above > 0 or below > 0:  # the exact conditional denoiser in one band of σ_VE: where does the error arise?
+        post = prior.posterior(y, ~hole.reshape(-1))
+        un = hole.reshape(-1)
+        sub = GaussianMixturePrior(post.weights, post.means[:, un], post.covs[:, un][:, :, un])
+        method_model = model
+
+        def model(x, s):
+            c, sv = signal(float(s))
+            x0 = method_model(x, s)  # called at every level, so the method's own state moves as without the band
+            if c == 0 or not ((above > 0 and sv > above) or (below > 0 and sv <= below)):
+                return x0
+            out = y.expand(n, -1).clone()
+            out[:, un] = sub.denoise(x[:, un] / c, torch.full((n,), sv, dtype=torch.float64))
+            return out
     for i in range(levels):
         s, s2 = sig[i], sig[i + 1]
         x0 = model(x, s)
@@ -161,10 +179,14 @@ def run(prior, y, hole, kind, method, n, seed, levels=20, r=1, kmode="capped", c
                 x, x0, state["prev"] = x[idx], x0[idx], state["prev"][idx]
                 state["logw"] = torch.zeros(n, dtype=torch.float64)
         d = (x - x0) / s
-        if eta > 0 and s2 > 0 and kind == "eps":
+        if eta > 0 and s2 > 0 and kind == "eps":  # ComfyUI's euler_ancestral
             su = min(s2, eta * math.sqrt(s2**2 * (s**2 - s2**2) / s**2))
             sd = math.sqrt(s2**2 - su**2)
             x = x + d * (sd - s) + su * noise()
+        elif eta > 0 and s2 > 0:  # its flow form (sample_euler_ancestral_RF)
+            sd = s2 * (1 + (s2 / s - 1) * eta)
+            renoise = math.sqrt(s2**2 - sd**2 * (1 - s2) ** 2 / (1 - sd) ** 2)
+            x = (1 - s2) / (1 - sd) * (x + d * (sd - s)) + renoise * noise()
         else:
             x = x + d * (s2 - s)
     return (1 - m) * y + m * x
