@@ -22,6 +22,7 @@ Masks: ``mask`` = 1 on the hole, ``known = 1 − mask`` (``M`` of the paper is `
 """
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import torch
@@ -131,8 +132,12 @@ class RePaintPlusDenoiser:
     such a level's call does: ``"next"`` (default) takes the harmonised prediction at the schedule's next
     level, on the same ``x`` (at σ near 1 pure noise is a typical state there too), so the first step
     already knows the known pixels; ``"midpoint"`` takes it halfway to the next level; ``"skip"`` returns
-    the plain prediction (0.2's behaviour, and variant A's always). Measured in docs/repaint-plus.md ("The
-    first flow step").
+    the plain prediction (0.2's behaviour, and variant A's always). With ``"next"`` the same holds for every
+    *signal-poor* level, where ``σ_VE > stand_in_above · sigma_data`` (the known pixels' signal-to-noise
+    below 1 % at the default 10): its call takes the harmonised prediction at the schedule's first
+    harmonising level at or below that bound. A solve there finds known-pixel noise far from any real draw,
+    and the warm start would carry it on. Measured in docs/repaint-plus.md ("The first flow step",
+    "Signal-poor levels").
 
     Why this is exact for variant B: injection and rounds only change the *known* coordinates of
     ``x``, so the hole coordinates the sampler holds are those of the harmonised state ``x_h``; the
@@ -151,7 +156,7 @@ class RePaintPlusDenoiser:
                  sigmas, variant: str = "B", jump_length: int = 1, resamples: int = 1, kappa_mode: str = "capped",
                  kappa_cap: float = 4.0, sigma_data: float = 1.0, window: tuple[float, float] = (0.0, 1.0),
                  signal: Callable[[float], tuple[float, float]] | None = None, warm_start: bool = False,
-                 solver: str = "richardson", signal_free: str = "next"):
+                 solver: str = "richardson", signal_free: str = "next", stand_in_above: float = 10.0):
         if variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
         kappa(1.0, sigma_data, kappa_mode, kappa_cap)  # validates the mode
@@ -159,6 +164,8 @@ class RePaintPlusDenoiser:
             raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
         if signal_free not in SIGNAL_FREE:
             raise ValueError(f"signal_free must be one of {SIGNAL_FREE}, got {signal_free!r}")
+        if not (isinstance(stand_in_above, (int, float)) and stand_in_above > 0 and not math.isnan(stand_in_above)):
+            raise ValueError(f"stand_in_above must be a positive number (inf: σ = 1 only), got {stand_in_above!r}")
         self.denoise, self.y, self.mask, self.known_at, self.noise = denoise, y, mask, known_at, noise
         self.variant, self.resamples = variant, resamples
         self.kappa_args = (sigma_data, kappa_mode, kappa_cap)
@@ -167,27 +174,41 @@ class RePaintPlusDenoiser:
         n = len(self.levels) - 1
         self.harmonise = {self.levels[i] for i in harmonising_levels(n, jump_length, window)}
         self.warm_start, self.solver, self.signal_free = warm_start, solver, signal_free
+        self.ve_max = float(stand_in_above) * float(sigma_data)
         self._eps = None  # the known pixels' implied noise after the last harmonisation (warm start)
 
     def harmonises(self, s: float) -> bool:
         """Whether a call at level ``s`` harmonises (``s`` one of the schedule's harmonising levels)."""
         return any(abs(s - h) <= 1e-5 * max(abs(h), 1e-8) for h in self.harmonise)
 
+    def _usable(self, v: float) -> bool:
+        """Whether level ``v`` carries signal and harmonises."""
+        c, s_ve = self.signal(v)
+        return c > 0 and 0 < s_ve < float("inf") and self.harmonises(v)
+
     def stand_in(self, s: float) -> float | None:
-        """The level whose harmonised prediction a call at the signal-free level ``s`` returns (``signal_free``),
-        or None: when ``s`` carries signal, does not harmonise, or no later level of the schedule does
-        (a one-step schedule to σ = 0 keeps the plain prediction), and for variant A, whose κ-rescaled
-        prediction taken at another level does not fit the sampler's step at σ = 1."""
-        if self.signal_free == "skip" or self.variant != "B" or self.signal(s)[0] > 0 or not self.harmonises(s):
+        """The level whose harmonised prediction a call at level ``s`` returns instead of its own, or None.
+
+        ``signal_free = "next"``: at the signal-free level (``c = 0``) the schedule's next level, and at a
+        signal-poor one (``σ_VE > stand_in_above · sigma_data``) the first harmonising level at or below that
+        bound; ``"midpoint"``: at the signal-free level only, halfway to the next level. None when ``s`` does
+        not harmonise, when no later level fits (a one-step schedule to σ = 0 keeps the plain prediction), for
+        ``"skip"``, and for variant A, whose κ-rescaled prediction taken at another level does not fit the
+        sampler's step."""
+        if self.signal_free == "skip" or self.variant != "B" or not self.harmonises(s):
             return None
-        later = [v for v in self.levels if v < s]
+        c, s_ve = self.signal(s)
+        free = not c > 0
+        if not free and (self.signal_free != "next" or s_ve <= self.ve_max):
+            return None
+        later = sorted((v for v in self.levels if v < s), reverse=True)
         if not later:
             return None
-        nxt = max(later)
-        c, s_ve = self.signal(nxt)
-        if not (c > 0 and 0 < s_ve < float("inf") and self.harmonises(nxt)):
-            return None
-        return nxt if self.signal_free == "next" else 0.5 * (s + nxt)
+        if free and (self.signal_free == "midpoint" or self.signal(later[0])[1] <= self.ve_max):
+            if not self._usable(later[0]):
+                return None
+            return later[0] if self.signal_free == "next" else 0.5 * (s + later[0])
+        return next((v for v in later if self._usable(v) and self.signal(v)[1] <= self.ve_max), None)
 
     def _krylov(self, x, sigma, known, step):
         """Variant B's rounds as a minimal-residual solve of ``k⊙D(x + δ) = k⊙y`` for the known-pixel offset δ.

@@ -68,6 +68,13 @@ def _karras(levels, lo=0.02, hi=80.0, rho=7.0):
     return torch.cat([(hi ** (1 / rho) + t * (lo ** (1 / rho) - hi ** (1 / rho))) ** rho, torch.zeros(1, dtype=F)]).tolist()
 
 
+def _stood_in(oracle, sig, bound=10.0):
+    """``oracle`` evaluated as RePaint+ evaluates a signal-poor level: above the VE level ``bound`` (the default
+    ``stand_in_above`` × sigma_data 1) at the schedule's first level at or below it."""
+    first = max(v for v in sig if v <= bound)
+    return lambda x, s: oracle(x, first if float(s) > bound else s)
+
+
 def test_converged_rounds_follow_the_exact_posterior_path_and_covariance():
     denoise, oracle, y, hole, post_mean, post_cov = _problem()
     n, levels = 4000, 60
@@ -75,7 +82,7 @@ def test_converged_rounds_follow_the_exact_posterior_path_and_covariance():
     x_init = sig[0] * torch.randn(n, y.numel(), dtype=F, generator=torch.Generator().manual_seed(1))
     kry = _transform(denoise, y, hole, n, sig, "krylov", int((~hole).sum()), False, torch.Generator().manual_seed(2))
     out = rpp.sample_euler(kry, x_init.clone(), sig)
-    ref = rpp.sample_euler(oracle, x_init.clone(), sig)
+    ref = rpp.sample_euler(_stood_in(oracle, sig), x_init.clone(), sig)
     # the same path as Euler on the exact conditional denoiser, sample by sample
     assert torch.allclose(out[:, hole], ref[:, hole], atol=1e-6)
     # ... and so the exact posterior, covariance included, within sampling error (+ Euler's, measured 0.03 here)
@@ -97,7 +104,7 @@ def test_one_round_per_step_is_closer_to_the_exact_path_than_the_papers_rounds()
     n, levels = 4000, 20
     sig = _karras(levels, hi=20.0)
     x_init = sig[0] * torch.randn(n, y.numel(), dtype=F, generator=torch.Generator().manual_seed(1))
-    ref = rpp.sample_euler(oracle, x_init.clone(), sig)[:, hole]
+    ref = rpp.sample_euler(_stood_in(oracle, sig), x_init.clone(), sig)[:, hole]
     std = post_cov.diagonal().sqrt()
     errs = {}
     for solver, warm in (("krylov", True), ("richardson", False)):
@@ -194,3 +201,71 @@ def test_flow_first_step_with_the_stand_in_follows_the_exact_path_and_the_uncond
         mean_err[free] = float(((s.mean(0) - post_mean) / std).abs().max())
     assert mean_err["next"] < 5 / math.sqrt(n) + 0.03, mean_err  # measured 0.024
     assert mean_err["skip"] > 5 * mean_err["next"], mean_err  # measured 0.27
+
+
+def _counted(den, calls):
+    def model(x, t):
+        calls.append(float(t.reshape(-1)[0]) if torch.is_tensor(t) else float(t))
+        return den(x, t)
+    return model
+
+
+def test_signal_poor_levels_harmonise_at_the_first_level_below_the_bound():
+    """Above σ_VE = stand_in_above · sigma_data (default 10: the known pixels' signal-to-noise below 1 %) a call
+    returns the harmonised prediction at the schedule's first level at or below the bound, on the same x, with
+    1 + r calls there: for a converged solve the exact conditional denoiser at that level. Below the bound, and
+    with the bound at infinity, each level harmonises at itself."""
+    denoise, oracle, y, hole, *_ = _problem()
+    n, g = 64, torch.Generator().manual_seed(0)
+    sig = _karras(12, hi=40.0)
+    first = max(v for v in sig if v <= 10.0)
+    poor = [v for v in sig if v > 10.0]
+    assert len(poor) >= 2
+    x = y + sig[0] * torch.randn(n, y.numel(), dtype=F, generator=g)
+    r = int((~hole).sum())
+    for level in poor:
+        calls = []
+        got = _transform(_counted(denoise, calls), y, hole, n, sig, "krylov", r, False, g)(x, level)[:, hole]
+        assert calls == [first] * (1 + r)
+        assert torch.allclose(got, oracle(x, first)[:, hole], atol=1e-7)
+    calls = []
+    _transform(_counted(denoise, calls), y, hole, n, sig, "krylov", r, False, g)(x, first)
+    assert set(calls) == {first}
+    m = hole.to(F)[None].expand(n, -1)
+    calls = []
+    own = rpp.RePaintPlusDenoiser(_counted(denoise, calls), y, m, lambda s, e: y + float(s) * e,
+                                  lambda *_: torch.randn(n, y.numel(), dtype=F, generator=g), sig, "B", 1, r,
+                                  solver="krylov", stand_in_above=float("inf"))
+    assert torch.allclose(own(x, sig[0])[:, hole], oracle(x, sig[0])[:, hole], atol=1e-6)
+    assert set(calls) == {sig[0]}
+
+
+def test_flow_signal_free_level_stands_in_below_the_bound_on_a_shifted_schedule():
+    """ComfyUI's "simple" schedule on a shift-3 flow model starts 1 → 0.983 (σ_VE 58): the σ = 1 call and every
+    level above σ_VE = 10 harmonise at the first level at or below 10 (σ 0.9 here), each with 1 + r calls."""
+    denoise, oracle, y, hole, *_ = _problem()
+    den, orc, signal, known_at = _flow(denoise, oracle, y)
+    t = torch.linspace(1, 0, 21, dtype=F)
+    sig = (3 * t / (1 + 2 * t)).tolist()
+    first = max(v for v in sig if 0 < v < 1 and v / (1 - v) <= 10.0)
+    n = 32
+    x = torch.randn(n, y.numel(), dtype=F, generator=torch.Generator().manual_seed(5))
+    for level in (sig[0], sig[1]):
+        calls = []
+        model = _flow_transform(_counted(den, calls), y, hole, n, sig, signal, known_at, "next",
+                                torch.Generator().manual_seed(6))
+        got = model(x, torch.full((n,), level, dtype=F))[:, hole]
+        assert calls == [first] * (1 + int((~hole).sum()))
+        assert torch.allclose(got, orc(x, first)[:, hole], atol=1e-7)
+    # "skip" keeps every level's own behaviour: the plain prediction at σ = 1, its own rounds at 0.983
+    calls = []
+    skip = _flow_transform(_counted(den, calls), y, hole, n, sig, signal, known_at, "skip",
+                           torch.Generator().manual_seed(6))
+    skip(x, sig[1])
+    assert set(calls) == {sig[1]}
+
+
+@pytest.mark.parametrize("bad", [0.0, -1.0, float("nan"), "10"])
+def test_stand_in_above_is_validated(bad):
+    with pytest.raises(ValueError, match="stand_in_above"):
+        rpp.RePaintPlusDenoiser(None, None, None, None, None, [1.0, 0.0], stand_in_above=bad)

@@ -12,10 +12,12 @@ central box, scattered pixels), six observations x 256 samples, EPS (karras 0.02
 * ``replace``: core inpainting;
 * ``rpp``: the RePaint+ core transform, 0.2's settings unless told; options r, levels, kmode, cap,
   eta, warm, solver, jump (harmonise every jump-th level), wlo (harmonise from that fraction of the
-  levels on), free (the signal-free flow level σ = 1: next, midpoint or skip);
+  levels on), free (the signal-free flow level σ = 1: next, midpoint or skip), poor (the core's
+  ``stand_in_above``: with free=next, levels above that σ_VE harmonise at the first level at or below it;
+  default inf, 0.2's behaviour; the node's default is ``rpp:warm=1:solver=krylov:free=next:poor=10``);
 * ``oracle``: Euler driven by the *exact* conditional denoiser E[x0_hole | x_hole, x0_known = y],
   what any harmonisation can at best reach at that schedule (``free`` = next or midpoint evaluates
-  its σ = 1 call there, as RePaint+ does);
+  its σ = 1 call there, as RePaint+ does, and ``poor`` its signal-poor levels);
 * options of every method: ``above=S`` / ``below=S`` replace its prediction by the oracle's where the VE
   level σ_VE > S / σ_VE ≤ S (the method still runs there, so its own state moves as without them): which
   band of levels its error comes from; ``eta=1`` moves by ComfyUI's euler_ancestral instead of euler (its
@@ -44,7 +46,7 @@ from priorpaint.support.bench_data import posterior_masks  # noqa: E402
 from priorpaint.support.exact_priors import GaussianMixturePrior, make_gaussian_mixture, make_hole_mixture  # noqa: E402
 
 SHAPE = (3, 4, 4)
-FLOAT_OPTIONS = ("cap", "eta", "tau", "switch", "wlo", "above", "below")  # method options parsed from METHOD:key=value
+FLOAT_OPTIONS = ("cap", "eta", "tau", "switch", "wlo", "above", "below", "poor")  # method options parsed from METHOD:key=value
 INT_OPTIONS = ("levels", "r", "warm", "jump")
 
 
@@ -55,7 +57,7 @@ def karras(n, lo, hi, rho=7.0):
 
 
 def run(prior, y, hole, kind, method, n, seed, levels=20, r=1, kmode="capped", cap=4.0, eta=0.0, tau=0.1, switch=0.0,
-        warm=0, solver="richardson", jump=1, wlo=0.0, free="skip", sched="karras", above=0.0, below=0.0):
+        warm=0, solver="richardson", jump=1, wlo=0.0, free="skip", sched="karras", above=0.0, below=0.0, poor=math.inf):
     g = torch.Generator().manual_seed(seed)
 
     def noise(*a):
@@ -103,9 +105,14 @@ def run(prior, y, hole, kind, method, n, seed, levels=20, r=1, kmode="capped", c
         un = hole.reshape(-1)
         sub = GaussianMixturePrior(post.weights, post.means[:, un], post.covs[:, un][:, :, un])
 
+        first = max((v for v in sig if 0 < v < (1 if kind == "flow" else math.inf) and signal(v)[1] <= poor),
+                    default=None)
+
         def model(x, s):
             if kind == "flow" and free in ("next", "midpoint") and float(s) >= 1:  # as RePaint+'s signal_free
                 s = sig[1] if free == "next" else 0.5 * (sig[0] + sig[1])
+            if free == "next" and signal(float(s))[1] > poor and first is not None:  # as its stand_in_above
+                s = first
             c, sv = signal(float(s))
             out = y.expand(n, -1).clone()
             if c == 0:
@@ -154,7 +161,7 @@ def run(prior, y, hole, kind, method, n, seed, levels=20, r=1, kmode="capped", c
     else:
         model = rpp.RePaintPlusDenoiser(den, y, m, known_at, noise, sig, "B", jump, r, kmode, cap, 1.0, (wlo, 1.0),
                                         signal=signal, warm_start=bool(warm), solver=solver,
-                                        signal_free=free)
+                                        signal_free=free, stand_in_above=poor)
     if above > 0 or below > 0:  # the exact conditional denoiser in one band of σ_VE: where does the error arise?
         post = prior.posterior(y, ~hole.reshape(-1))
         un = hole.reshape(-1)
