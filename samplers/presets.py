@@ -9,9 +9,7 @@ rounds reach the exact posterior"): one round at every step, solved by minimal r
 warm start, is the closest to the exact posterior per model call (on the exact priors at 40 NFE it sits
 where 30 fixed-κ rounds per step sit) with the demo model's seam unchanged; a second round per step (3
 calls per step) was *less* harmonious on the demo model and moved the exact-prior distances by less than
-their standard errors, so no 3-call preset ships: for more quality, raise ``steps`` (on karras; flow models
-on the "simple" schedule gain more from a second round: docs/repaint-plus.md "What the base sampler and the
-schedule do").
+their standard errors, so no 3-call preset ships: for more quality, raise ``steps``.
 """
 from __future__ import annotations
 
