@@ -428,8 +428,8 @@ def readme_side_tables() -> None:
             nfe_cell = f"{nfe[0]:.0f}" if round(nfe[0]) == round(nfe[1]) else f"{nfe[0]:.0f} / {nfe[1]:.0f}"
             lines.append(f"| {key[0]} | {key[1]} | {key[2]} | {nfe_cell} | {cells[0]} | {cells[1]} |")
         lines += ["", f"*`make bench-posterior` (profile {d['profile']}: {d['observations']} observations × "
-                      f"{d['samples']} samples per mask; schedules karras unless the row says otherwise; *hole*: components identical on the known pixels, weights = "
-                      "prior weights; *coded*: weights coded in how the known pixels co-vary; standard errors, TV, mean "
+                      f"{d['samples']} samples per mask; schedules karras unless the row says otherwise; *hole*: "
+                      "components identical on the known pixels, weights = prior weights; *coded*: weights coded in how the known pixels co-vary; standard errors, TV, mean "
                       "error and NLL+ in docs/benchmarks.md §i).*"]
         _readme_block("peers", lines)
 

@@ -6,7 +6,7 @@ same sampler, at equal model evaluations (NFE) -> docs/base-samplers.json (read 
 RePaint+ (variant B, one realigned round per call, κ ≤ 4) now runs inside one run of its base sampler
 (docs/repaint-plus.md), so any ComfyUI sampler can carry it. For each base sampler and budget N:
 core replace with that sampler at N steps against RePaint+ around it at N/2 steps (each call = one
-round + the prediction: N evaluations, flow models included: their σ = 1 call stands in for the next level).
+round + the prediction: N evaluations, flow models included: their σ = 1 call stands in for a later level).
 
 (a) the exact priors of `make bench` (linear-Gaussian and Gaussian mixture, d = 48, EPS and flow
     wrappers): sliced W2 to exact posterior samples beside the exact-vs-exact floor;

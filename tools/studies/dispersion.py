@@ -46,7 +46,7 @@ from priorpaint.support.bench_data import posterior_masks  # noqa: E402
 from priorpaint.support.exact_priors import GaussianMixturePrior, make_gaussian_mixture, make_hole_mixture  # noqa: E402
 
 SHAPE = (3, 4, 4)
-FLOAT_OPTIONS = ("cap", "eta", "tau", "switch", "wlo", "above", "below", "poor")  # method options parsed from METHOD:key=value
+FLOAT_OPTIONS = ("cap", "eta", "tau", "switch", "wlo", "above", "below", "poor")  # METHOD:key=value options
 INT_OPTIONS = ("levels", "r", "warm", "jump")
 
 
@@ -54,6 +54,20 @@ def karras(n, lo, hi, rho=7.0):
     ramp = torch.linspace(0, 1, n, dtype=torch.float64)
     s = (hi ** (1 / rho) + ramp * (lo ** (1 / rho) - hi ** (1 / rho))) ** rho
     return torch.cat([s, torch.zeros(1, dtype=torch.float64)]).tolist()
+
+
+def exact_conditional(prior, y, hole, n):
+    """``predict(x, c, σ_VE)``: the exact conditional denoiser E[x0_hole | x_hole, x0_known = y] at a state ``x`` in
+    sampler coordinates ``c·(x0 + σ_VE·ε)``, with the known pixels set to ``y``."""
+    post = prior.posterior(y, ~hole.reshape(-1))
+    un = hole.reshape(-1)
+    sub = GaussianMixturePrior(post.weights, post.means[:, un], post.covs[:, un][:, :, un])
+
+    def predict(x, c, sv):
+        out = y.expand(n, -1).clone()
+        out[:, un] = sub.denoise(x[:, un] / c, torch.full((n,), sv, dtype=torch.float64))
+        return out
+    return predict
 
 
 def run(prior, y, hole, kind, method, n, seed, levels=20, r=1, kmode="capped", cap=4.0, eta=0.0, tau=0.1, switch=0.0,
@@ -101,28 +115,15 @@ def run(prior, y, hole, kind, method, n, seed, levels=20, r=1, kmode="capped", c
         def model(x, s):
             return (1 - m) * y + m * den((1 - m) * known_at(s, noise()) + m * x, s)
     elif method == "oracle":
-        post = prior.posterior(y, ~hole.reshape(-1))
-        un = hole.reshape(-1)
-        sub = GaussianMixturePrior(post.weights, post.means[:, un], post.covs[:, un][:, :, un])
-
-        first = max((v for v in sig if 0 < v < (1 if kind == "flow" else math.inf) and signal(v)[1] <= poor),
-                    default=None)
+        predict = exact_conditional(prior, y, hole, n)
+        # RePaint+'s own rule for the level a call is evaluated at (signal_free, stand_in_above)
+        rule = rpp.RePaintPlusDenoiser(None, y, None, None, None, sig, signal=signal, signal_free=free,
+                                       stand_in_above=poor)
 
         def model(x, s):
-            if kind == "flow" and free in ("next", "midpoint") and float(s) >= 1:  # as RePaint+'s signal_free
-                s = sig[1] if free == "next" else 0.5 * (sig[0] + sig[1])
-            if free == "next" and signal(float(s))[1] > poor and first is not None:  # as its stand_in_above
-                s = first
-            c, sv = signal(float(s))
-            out = y.expand(n, -1).clone()
-            if c == 0:
-                xx = x[:, un]
-                sv = 1e4
-                c = 1e-4
-            else:
-                xx = x[:, un] / c
-            out[:, un] = sub.denoise(xx, torch.full((n,), sv, dtype=torch.float64))
-            return out
+            at = rule.stand_in(float(s))
+            c, sv = signal(float(s) if at is None else at)
+            return predict(x, 1.0, 1e4) if c == 0 else predict(x, c, sv)
     elif method == "smc":
         # sequential importance resampling over the n samples as particles: weight by how well the
         # unconditional denoiser at the (replace-injected) state predicts the known pixels,
@@ -163,9 +164,7 @@ def run(prior, y, hole, kind, method, n, seed, levels=20, r=1, kmode="capped", c
                                         signal=signal, warm_start=bool(warm), solver=solver,
                                         signal_free=free, stand_in_above=poor)
     if above > 0 or below > 0:  # the exact conditional denoiser in one band of σ_VE: where does the error arise?
-        post = prior.posterior(y, ~hole.reshape(-1))
-        un = hole.reshape(-1)
-        sub = GaussianMixturePrior(post.weights, post.means[:, un], post.covs[:, un][:, :, un])
+        predict = exact_conditional(prior, y, hole, n)
         method_model = model
 
         def model(x, s):
@@ -173,9 +172,7 @@ def run(prior, y, hole, kind, method, n, seed, levels=20, r=1, kmode="capped", c
             x0 = method_model(x, s)  # called at every level, so the method's own state moves as without the band
             if c == 0 or not ((above > 0 and sv > above) or (below > 0 and sv <= below)):
                 return x0
-            out = y.expand(n, -1).clone()
-            out[:, un] = sub.denoise(x[:, un] / c, torch.full((n,), sv, dtype=torch.float64))
-            return out
+            return predict(x, c, sv)
     for i in range(levels):
         s, s2 = sig[i], sig[i + 1]
         x0 = model(x, s)
