@@ -9,7 +9,8 @@ import comfy.samplers
 import nodes as comfy_nodes
 from comfy_extras import nodes_custom_sampler as ncs
 
-from priorpaint.nodes.ksampler import PRESETS, PriorPaintKSampler, PriorPaintKSamplerAdvanced
+from priorpaint.nodes.ksampler import (DEFAULT_SAMPLER, DEFAULT_SCHEDULER, PRESETS, PriorPaintKSampler,
+                                      PriorPaintKSamplerAdvanced)
 from priorpaint.nodes.repaint import RePaintPlusSampler
 from priorpaint.support.comfy_models import empty_conditioning as cond
 from priorpaint.support.comfy_models import exact_prior_model
@@ -39,18 +40,23 @@ def custom_stack(model, seed, steps, cfg, sampler_name, scheduler, latent, metho
     opts = PRESETS[method].options
     if opts is not None:
         sampler = _v3(RePaintPlusSampler.execute(**dict(NODE_DEFAULTS, **opts), sampler=sampler))[0]
-    sigmas = _v3(ncs.BasicScheduler.execute(model, scheduler, steps, denoise))[0]
+    if sampler_name in comfy.samplers.KSampler.DISCARD_PENULTIMATE_SIGMA_SAMPLERS:
+        # KSampler drops the penultimate σ for these (uni_pc, dpm_2): no stock node builds that schedule, so the
+        # stack takes KSampler's own
+        sigmas = comfy.samplers.KSampler(model, steps, "cpu", sampler_name, scheduler, denoise).sigmas.cpu()
+    else:
+        sigmas = _v3(ncs.BasicScheduler.execute(model, scheduler, steps, denoise))[0]
     return _v3(ncs.SamplerCustom.execute(model, True, seed, cfg, cond(), cond(), sampler, sigmas, latent))[0]
 
 
 @pytest.mark.parametrize("prediction", ["eps", "flow"])
 @pytest.mark.parametrize("method", [m for m in PRESETS if PRESETS[m].options is not None])
 @pytest.mark.parametrize("denoise", [1.0, 0.6])
-def test_each_preset_equals_its_sampler_custom_stack_and_keeps_the_known_region(prediction, method, denoise):
+@pytest.mark.parametrize("base", [("euler", "karras"), (DEFAULT_SAMPLER, DEFAULT_SCHEDULER), ("uni_pc", "simple")])
+def test_each_preset_equals_its_sampler_custom_stack_and_keeps_the_known_region(prediction, method, denoise, base):
     model, latent, mask = problem(prediction)
-    got = PriorPaintKSampler.execute(model, 7, 8, 1.0, "euler", "karras", cond(), cond(), latent, denoise,
-                                     method).result[0]
-    want = custom_stack(model, 7, 8, 1.0, "euler", "karras", latent, method, denoise)
+    got = PriorPaintKSampler.execute(model, 7, 8, 1.0, *base, cond(), cond(), latent, denoise, method).result[0]
+    want = custom_stack(model, 7, 8, 1.0, *base, latent, method, denoise)
     assert torch.equal(got["samples"], want["samples"])
     out, y = got["samples"], latent["samples"]
     keep = mask.expand_as(out) == 0
@@ -99,3 +105,13 @@ def test_bad_method_names_the_node_and_the_input():
     model, latent, _ = problem("eps")
     with pytest.raises(ValueError, match=r"PriorPaint Inpaint KSampler: input 'method'"):
         PriorPaintKSampler.execute(model, 0, 4, 1.0, "euler", "karras", cond(), cond(), latent, 1.0, "wild")
+
+
+@pytest.mark.parametrize("node", [PriorPaintKSampler, PriorPaintKSamplerAdvanced])
+def test_default_sampler_and_scheduler_are_comfyuis_names(node):
+    """The widgets' defaults are the pair the bench measures (nodes/ksampler.py, docs/repaint-plus.md) and names
+    the running ComfyUI offers: a default missing from a combo's options breaks a freshly added node."""
+    inputs = {i.id: i for i in node.define_schema().inputs}
+    assert inputs["sampler_name"].default == DEFAULT_SAMPLER in comfy.samplers.KSampler.SAMPLERS
+    assert inputs["scheduler"].default == DEFAULT_SCHEDULER in comfy.samplers.KSampler.SCHEDULERS
+    assert inputs["method"].default == "balanced"

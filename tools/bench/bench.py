@@ -406,7 +406,8 @@ def readme_side_tables() -> None:
             lines.append(f"| {name} | {r['label']} | {r['nfe']:.0f} | {r['wall_s']:.1f} | "
                          f"{r['harmony']:.3f} | {r['seam']:.2f} |")
         c = d["crop_stitch"]
-        lines += ["", f"*`make bench-presets`: euler, {d['presets'][0]['steps']} steps, the demo model on "
+        lines += ["", f"*`make bench-presets`: {d.get('sampler', 'euler')}, {d.get('scheduler', 'karras')}, "
+                      f"{d['presets'][0]['steps']} steps, the demo model on "
                       f"{d['images']} held-out {d['size']}² crops × {len(d['masks'])} masks × {d['samples']} samples "
                       f"(means; seconds per run on 2 CPU cores). Crop & stitch of a {c['hole']} px hole in a "
                       f"{c['image']} photo: {c['crop_s']:.1f} s against {c['full_s']:.1f} s at full size "
@@ -428,7 +429,8 @@ def readme_side_tables() -> None:
             nfe_cell = f"{nfe[0]:.0f}" if round(nfe[0]) == round(nfe[1]) else f"{nfe[0]:.0f} / {nfe[1]:.0f}"
             lines.append(f"| {key[0]} | {key[1]} | {key[2]} | {nfe_cell} | {cells[0]} | {cells[1]} |")
         lines += ["", f"*`make bench-posterior` (profile {d['profile']}: {d['observations']} observations × "
-                      f"{d['samples']} samples per mask; schedules karras unless the row says otherwise; *hole*: "
+                      f"{d['samples']} samples per mask; the Inpaint KSampler's defaults are "
+                      f"{d.get('node_defaults', 'euler, karras, 20 steps')}; *hole*: "
                       "components identical on the known pixels, weights = prior weights; *coded*: weights coded in how the known pixels co-vary; standard errors, TV, mean "
                       "error and NLL+ in docs/benchmarks.md §i).*"]
         _readme_block("peers", lines)
@@ -536,7 +538,8 @@ def extra_sections() -> list[str]:
     d = _doc_json("presets.json")
     if d:
         lines += ["## (h) Inpaint KSampler presets and crop & stitch (`make bench-presets`)", "",
-                  f"Each `method` of the Inpaint KSampler around euler at {d['presets'][0]['steps']} steps on the demo "
+                  f"Each `method` of the Inpaint KSampler around {d.get('sampler', 'euler')} on "
+                  f"{d.get('scheduler', 'karras')} (the node's defaults) at {d['presets'][0]['steps']} steps on the demo "
                   f"model, held-out crops ({d['images']} images, {d['size']}², masks {', '.join(d['masks'])}, "
                   f"{d['samples']} samples each; means). NFE counted by the harness; seconds are wall time per "
                   "run on this machine; KL = harmony (lower is better), seam ≈ 1 when invisible, PSNR reported only.",
@@ -563,8 +566,9 @@ def extra_sections() -> list[str]:
                   "observations ± its standard error; SW2 as a multiple of the exact-vs-exact floor; TV of component "
                   "weights and the mean error (in posterior-std units) beside their floors; NLL+ per hole dimension "
                   "(> 0 implausible, < 0 too concentrated; exact samples give ≈ 0). NFE per sample counted by "
-                  "the harness; schedules are karras unless the row says otherwise; LanPaint 2.1.0 runs through its "
-                  "own `LanPaint_KSampler` node.", ""]
+                  "the harness; settings name the base sampler and schedule (the Inpaint KSampler's defaults: "
+                  f"{d.get('node_defaults', 'euler, karras, 20 steps')}); LanPaint 2.1.0 runs through its "
+                  "own `LanPaint_KSampler` node at its defaults.", ""]
         families = list(dict.fromkeys(r.get("family", "coded") for r in d["rows"]))
         for fam, pred in ((f, p) for f in families for p in ("eps", "flow")):
             rows = [r for r in d["rows"] if r["prediction"] == pred and r.get("family", "coded") == fam]
@@ -579,11 +583,12 @@ def extra_sections() -> list[str]:
                              f"{r['mean_err']:.2f} ± {r['mean_err_se']:.2f} ({r['mean_err_floor']:.2f}) | "
                              f"{r['nll_excess']:+.3f} ± {r['nll_excess_se']:.3f} |")
             lines.append("")
+        default = d.get("node_defaults", "euler, 20 steps")
         for fam in dict.fromkeys(r.get("family", "coded") for r in d["rows"]):
             bal = [r for r in d["rows"] if r.get("family", "coded") == fam and r["method"] == "PriorPaint balanced"
-                   and r["settings"] == "euler, 20 steps"]
+                   and r["settings"] == default]
             core = [r for r in d["rows"] if r.get("family", "coded") == fam and r["method"] == "core replace"
-                    and r["settings"] == "euler, 20 steps"]
+                    and r["settings"] == default]
             if bal and core:
                 lines.append(f"*{fam}*: the balanced preset at {bal[0]['nfe']:.0f} NFE is "
                              f"{min(r['sw2_ratio'] for r in bal):.2f}–{max(r['sw2_ratio'] for r in bal):.2f}× the floor "

@@ -16,9 +16,10 @@ exact denoiser. Each observation y is a fresh prior draw; ``quick``: 4 observati
 * NLL+    mean −log p(sample | y) minus that of exact samples, per hole dimension
           (> 0: implausible samples; < 0: too concentrated);
 
-reported as mean ± standard error over observations. NFE per sample is counted by the harness. Schedules are
-karras unless a row says otherwise; the balanced preset also runs on ComfyUI's default scheduler ("simple",
-the usual one for flow models) and around euler_ancestral.
+reported as mean ± standard error over observations. NFE per sample is counted by the harness. PriorPaint and
+core inpainting run through the Inpaint KSampler at its default sampler and scheduler (KSampler's: euler,
+"simple"); the balanced preset also runs around euler on karras (the node's default before issue 19) and around
+euler_ancestral and uni_pc on "simple".
 LanPaint runs through its own LanPaint_KSampler node (`../shared/vendor/lanpaint-2.1.0.tar.gz`, unpacked
 under out/vendor/; skipped with a message when absent) at its default NumSteps and two others with all
 samples in one batch, and (quick profile only: it is slow) at its default one sample per call.
@@ -75,13 +76,16 @@ def problem(family: str, hole: torch.Tensor, seed: int):
 # ---------------------------------------------------------------------------------------------
 # methods: (name, settings, run(model, latent [n, C, H, W], mask [1, 1, H, W], seed) -> samples)
 # ---------------------------------------------------------------------------------------------
-def _ksampler(method: str, steps: int, sampler: str = "euler", scheduler: str = "karras"):
-    from priorpaint.nodes.ksampler import run_ksampler
+def _ksampler(method: str, steps: int, sampler: str | None = None, scheduler: str | None = None):
+    """``(settings, run)``: the Inpaint KSampler's ``method`` at the node's defaults unless told."""
+    from priorpaint.nodes.ksampler import DEFAULT_SAMPLER, DEFAULT_SCHEDULER, run_ksampler
+
+    sampler, scheduler = sampler or DEFAULT_SAMPLER, scheduler or DEFAULT_SCHEDULER
 
     def run(model, latent, mask, seed):
         return run_ksampler(model, seed, steps, 1.0, sampler, scheduler, empty_conditioning(), empty_conditioning(),
                             {"samples": latent, "noise_mask": mask}, method)["samples"]
-    return run
+    return f"{sampler}, {scheduler}, {steps} steps", run
 
 
 def _lanpaint(node_cls, steps: int, num_steps: int, per_sample: bool):
@@ -90,22 +94,32 @@ def _lanpaint(node_cls, steps: int, num_steps: int, per_sample: bool):
                                                  {"samples": latent, "noise_mask": mask}, seed)
 
 
+def node_defaults() -> str:
+    """The settings label of the Inpaint KSampler's defaults at 20 steps (the rows the acceptance reads)."""
+    return _ksampler("balanced", 20)[0]
+
+
 def methods(with_lanpaint: bool, per_sample: bool) -> list[tuple[str, str, object]]:
-    out = [("core replace", "euler, 20 steps", _ksampler("core", 20)),
-           ("core replace", "euler, 40 steps", _ksampler("core", 40))]
+    out = [("core replace", *_ksampler("core", 20)), ("core replace", *_ksampler("core", 40))]
     for name in PRESETS:
         if name != "core":
-            out.append((f"PriorPaint {name}", "euler, 20 steps", _ksampler(name, 20)))
-    out.append(("PriorPaint balanced", "euler, 10 steps", _ksampler("balanced", 10)))
-    # what users also run: ComfyUI's own default scheduler (the usual one for flow models), and an ancestral sampler
-    out.append(("PriorPaint balanced", "euler, simple, 20 steps", _ksampler("balanced", 20, scheduler="simple")))
-    out.append(("PriorPaint balanced", "euler_ancestral, 20 steps", _ksampler("balanced", 20, "euler_ancestral")))
+            out.append((f"PriorPaint {name}", *_ksampler(name, 20)))
+    out.append(("PriorPaint balanced", *_ksampler("balanced", 10)))
+    # around other base samplers and schedules users run: the node's default before issue 19 (euler, karras), an
+    # ancestral and a multistep sampler; tools/studies/posterior_base_sweep.py runs any pair
+    default = node_defaults()
+    for sampler, scheduler in (("euler", "karras"), ("euler", "simple"), ("euler_ancestral", "simple"),
+                               ("uni_pc", "simple")):
+        settings, run = _ksampler("balanced", 20, sampler, scheduler)
+        if settings != default:
+            out.append(("PriorPaint balanced", settings, run))
     node = peers.load_lanpaint() if with_lanpaint else None
-    if node is not None:
-        for num in (5, 2, 10):  # its default, and two others
-            out.append((peers.LANPAINT, f"euler, 20 steps, NumSteps {num}, batch", _lanpaint(node, 20, num, False)))
+    if node is not None:  # at its own node's defaults (euler, karras; NumSteps 5) and two other NumSteps
+        for num in (5, 2, 10):
+            out.append((peers.LANPAINT, f"euler, karras, 20 steps, NumSteps {num}, batch",
+                        _lanpaint(node, 20, num, False)))
         if per_sample:
-            out.append((peers.LANPAINT, "euler, 20 steps, NumSteps 5, one sample per call",
+            out.append((peers.LANPAINT, "euler, karras, 20 steps, NumSteps 5, one sample per call",
                         _lanpaint(node, 20, 5, True)))
     return out
 
@@ -193,8 +207,8 @@ def main():
                       f"mean {r['mean_err']:.3f} (floor {r['mean_err_floor']:.3f})  NLL+ {r['nll_excess']:+.3f}"
                       f"±{r['nll_excess_se']:.3f}  {wall:.1f}s", flush=True)
     with open(a.out, "w") as f:
-        json.dump({"profile": a.profile, "observations": n_obs, "samples": n, "seed": a.seed, "rows": rows,
-                   "minutes": (time.time() - t_start) / 60}, f, indent=1)
+        json.dump({"profile": a.profile, "observations": n_obs, "samples": n, "seed": a.seed,
+                   "node_defaults": node_defaults(), "rows": rows, "minutes": (time.time() - t_start) / 60}, f, indent=1)
         f.write("\n")
     print("wrote", a.out)
 

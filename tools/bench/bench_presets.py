@@ -3,12 +3,12 @@
 
     python tools/bench/bench_presets.py [--steps 20] [--size 128] [--full-steps 4] [--seed 0]
 
-(a) Presets on the demo model: every ``method`` of the Inpaint KSampler (nodes/ksampler.py) around euler
-    at the same ``--steps``, on the held-out crops × the four mask kinds of `make bench`, 2 samples each:
+(a) Presets on the demo model: every ``method`` of the Inpaint KSampler (nodes/ksampler.py) around the node's
+    default sampler and scheduler (``--sampler`` / ``--scheduler`` to choose others) at the same ``--steps``, on the held-out crops × the four mask kinds of `make bench`, 2 samples each:
     NFE counted by the harness, wall seconds, harmony KL (lower is better), seam (1 = invisible), hole
     PSNR (reported, never optimised for). Means over images and masks. Beside them LanPaint 2.1.0 through
-    its own KSampler node (tools/lib/peers.py; skipped when its archive is absent) at its default NumSteps,
-    both samples in one call and one sample per call.
+    its own KSampler node (tools/lib/peers.py; skipped when its archive is absent) at its defaults (euler,
+    karras, NumSteps 5), both samples in one call and one sample per call.
 (b) Crop & stitch: a 2048×1536 photo (a held-out photo upscaled) with a 60×80 px hole, inpainted by the
     demo model with the 'balanced' preset at ``--full-steps`` steps, once at full size and once through
     Inpaint Crop (0.25 MP) → Inpaint Encode → Inpaint KSampler → decode → Inpaint Stitch: wall seconds of
@@ -35,7 +35,7 @@ import comfy.utils  # noqa: E402
 comfy.utils.set_progress_bar_enabled(False)  # one line per run, not a bar per run
 
 from priorpaint.nodes.inpaint import InpaintCrop, InpaintEncode, InpaintStitch  # noqa: E402
-from priorpaint.nodes.ksampler import PRESETS, PriorPaintKSampler  # noqa: E402
+from priorpaint.nodes.ksampler import DEFAULT_SAMPLER, DEFAULT_SCHEDULER, PRESETS, PriorPaintKSampler  # noqa: E402
 from priorpaint.nodes.models import LoadDemoModel  # noqa: E402
 from priorpaint.samplers import metrics as M  # noqa: E402
 from priorpaint.samplers.masks import dilate  # noqa: E402
@@ -51,13 +51,14 @@ ROOT = comfyenv.ROOT
 PEER_SETTINGS = [(5, False), (5, True)]
 
 
-def presets_on_demo(steps: int, size: int, seed: int, with_lanpaint: bool) -> tuple[list[dict], list[dict]]:
+def presets_on_demo(steps: int, size: int, seed: int, with_lanpaint: bool, sampler: str = DEFAULT_SAMPLER,
+                    scheduler: str = DEFAULT_SCHEDULER, per_run: bool = False) -> tuple[list[dict], list[dict]]:
     model, vae, cond = LoadDemoModel.execute("priorpaint-unet", "eps").result[:3]
     counted = B.Counted(model)
     # name -> (row fields, run(latent) -> samples)
     runs = {m: ({"method": m, "label": PRESETS[m].label},
-                lambda lat, m=m: PriorPaintKSampler.execute(counted.model, seed, steps, 1.0, "euler", "karras", cond,
-                                                            cond, lat, 1.0, m).result[0]["samples"])
+                lambda lat, m=m: PriorPaintKSampler.execute(counted.model, seed, steps, 1.0, sampler, scheduler,
+                                                            cond, cond, lat, 1.0, m).result[0]["samples"])
             for m in PRESETS}
     node = peers.load_lanpaint() if with_lanpaint else None
     if node is not None:
@@ -90,6 +91,8 @@ def presets_on_demo(steps: int, size: int, seed: int, with_lanpaint: bool) -> tu
     for name, rs in per.items():
         fields = dict(runs[name][0])
         mean = {k: sum(r[k] for r in rs) / len(rs) for k in rs[0]}
+        if per_run:  # each image x mask run, in the same order for every method (paired comparisons)
+            mean["runs"] = rs
         (peer_rows if fields.pop("peer", False) else rows).append({**fields, "steps": steps, **mean})
     return rows, peer_rows
 
@@ -107,15 +110,15 @@ def crop_and_stitch(full_steps: int, seed: int) -> dict:
 
     def full():
         latent = InpaintEncode.execute(image, mask, vae, 0, 0.0, "neutral grey").result[0]
-        out = PriorPaintKSampler.execute(model, seed, full_steps, 1.0, "euler", "karras", cond, cond, latent, 1.0,
-                                         "balanced").result[0]
+        out = PriorPaintKSampler.execute(model, seed, full_steps, 1.0, DEFAULT_SAMPLER, DEFAULT_SCHEDULER, cond, cond,
+                                         latent, 1.0, "balanced").result[0]
         return vae.decode(out["samples"])
 
     def cropped():
         crop, cmask, info = InpaintCrop.execute(image, mask, 0.5, 32, 0.25, 8).result
         latent = InpaintEncode.execute(crop, cmask, vae, 0, 0.0, "neutral grey").result[0]
-        out = PriorPaintKSampler.execute(model, seed, full_steps, 1.0, "euler", "karras", cond, cond, latent, 1.0,
-                                         "balanced").result[0]
+        out = PriorPaintKSampler.execute(model, seed, full_steps, 1.0, DEFAULT_SAMPLER, DEFAULT_SCHEDULER, cond, cond,
+                                         latent, 1.0, "balanced").result[0]
         return InpaintStitch.execute(info, vae.decode(out["samples"]), feather, "lab_mean_std").result[0], crop.shape
 
     t0 = time.perf_counter()
@@ -142,12 +145,15 @@ def main():
     ap.add_argument("--full-steps", type=int, default=4)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-lanpaint", action="store_true")
+    ap.add_argument("--sampler", default=DEFAULT_SAMPLER)
+    ap.add_argument("--scheduler", default=DEFAULT_SCHEDULER)
     a = ap.parse_args()
     t0 = time.time()
     with torch.inference_mode():
-        rows, peer_rows = presets_on_demo(a.steps, a.size, a.seed, not a.no_lanpaint)
+        rows, peer_rows = presets_on_demo(a.steps, a.size, a.seed, not a.no_lanpaint, a.sampler, a.scheduler)
         cs = crop_and_stitch(a.full_steps, a.seed)
-    out = {"presets": rows, "peers": peer_rows, "crop_stitch": cs, "size": a.size, "images": len(held_out_images()),
+    out = {"presets": rows, "peers": peer_rows, "crop_stitch": cs, "sampler": a.sampler, "scheduler": a.scheduler,
+           "size": a.size, "images": len(held_out_images()),
            "masks": list(MASK_KINDS), "samples": 2, "minutes": (time.time() - t0) / 60}
     path = os.path.join(ROOT, "docs", "presets.json")
     with open(path, "w") as f:
