@@ -98,8 +98,8 @@ def _common_inputs():
         io.Combo.Input("sampler_name", options=list(comfy.samplers.KSampler.SAMPLERS), default=DEFAULT_SAMPLER,
                        tooltip="Any of ComfyUI's samplers: the preset harmonises the hole inside its model calls."),
         io.Combo.Input("scheduler", options=list(comfy.samplers.KSampler.SCHEDULERS), default=DEFAULT_SCHEDULER,
-                       tooltip="The noise schedule, as in KSampler. Default 'simple' (KSampler's own): measured more faithful to "
-                               "the exact posterior than karras with the presets (docs/repaint-plus.md)."),
+                       tooltip="The noise schedule, as in KSampler. Default 'simple' (KSampler's own): measured more "
+                               "faithful to the exact posterior than karras with the presets (docs/repaint-plus.md)."),
         io.Conditioning.Input("positive", tooltip="What the image should show."),
         io.Conditioning.Input("negative", tooltip="What the image should not show."),
         io.Latent.Input("latent_image", tooltip="The latent to inpaint, with its noise mask (1 = inpaint): VAE Encode "

@@ -407,7 +407,8 @@ def readme_side_tables() -> None:
                          f"{r['harmony']:.3f} | {r['seam']:.2f} |")
         c = d["crop_stitch"]
         lines += ["", f"*`make bench-presets`: {d.get('sampler', 'euler')}, {d.get('scheduler', 'karras')}, "
-                      f"{d['presets'][0]['steps']} steps, the demo model on "
+                      f"{d['presets'][0]['steps']} steps (LanPaint at its own defaults: euler, karras), "
+                      "the demo model on "
                       f"{d['images']} held-out {d['size']}² crops × {len(d['masks'])} masks × {d['samples']} samples "
                       f"(means; seconds per run on 2 CPU cores). Crop & stitch of a {c['hole']} px hole in a "
                       f"{c['image']} photo: {c['crop_s']:.1f} s against {c['full_s']:.1f} s at full size "
@@ -539,7 +540,8 @@ def extra_sections() -> list[str]:
     if d:
         lines += ["## (h) Inpaint KSampler presets and crop & stitch (`make bench-presets`)", "",
                   f"Each `method` of the Inpaint KSampler around {d.get('sampler', 'euler')} on "
-                  f"{d.get('scheduler', 'karras')} (the node's defaults) at {d['presets'][0]['steps']} steps on the demo "
+                  f"{d.get('scheduler', 'karras')} (the node's defaults; LanPaint at its own, euler on karras) at "
+                  f"{d['presets'][0]['steps']} steps on the demo "
                   f"model, held-out crops ({d['images']} images, {d['size']}², masks {', '.join(d['masks'])}, "
                   f"{d['samples']} samples each; means). NFE counted by the harness; seconds are wall time per "
                   "run on this machine; KL = harmony (lower is better), seam ≈ 1 when invisible, PSNR reported only.",

@@ -208,7 +208,8 @@ def main():
                       f"±{r['nll_excess_se']:.3f}  {wall:.1f}s", flush=True)
     with open(a.out, "w") as f:
         json.dump({"profile": a.profile, "observations": n_obs, "samples": n, "seed": a.seed,
-                   "node_defaults": node_defaults(), "rows": rows, "minutes": (time.time() - t_start) / 60}, f, indent=1)
+                   "node_defaults": node_defaults(), "rows": rows, "minutes": (time.time() - t_start) / 60},
+                  f, indent=1)
         f.write("\n")
     print("wrote", a.out)
 

@@ -4,7 +4,8 @@
     python tools/bench/bench_presets.py [--steps 20] [--size 128] [--full-steps 4] [--seed 0]
 
 (a) Presets on the demo model: every ``method`` of the Inpaint KSampler (nodes/ksampler.py) around the node's
-    default sampler and scheduler (``--sampler`` / ``--scheduler`` to choose others) at the same ``--steps``, on the held-out crops × the four mask kinds of `make bench`, 2 samples each:
+    default sampler and scheduler (``--sampler`` / ``--scheduler`` to choose others) at the same ``--steps``,
+    on the held-out crops × the four mask kinds of `make bench`, 2 samples each:
     NFE counted by the harness, wall seconds, harmony KL (lower is better), seam (1 = invisible), hole
     PSNR (reported, never optimised for). Means over images and masks. Beside them LanPaint 2.1.0 through
     its own KSampler node (tools/lib/peers.py; skipped when its archive is absent) at its defaults (euler,

@@ -1,6 +1,7 @@
 """Which sampler_name / scheduler the Inpaint KSampler should default to (issue 19, "defaults from
 measurements"): bench-presets' demo-model loop (tools/bench/bench_presets.py) for the balanced preset and
-core inpainting (on the first pair, for reference) around each (sampler, scheduler) pair, on the same 20 image x mask pairs and seeds.
+core inpainting (on the first pair, for reference) around each (sampler, scheduler) pair, on the same 20
+image x mask pairs and seeds.
 
     python tools/studies/demo_base_defaults.py            (PAIRS=euler/karras,euler/simple to choose)
 
