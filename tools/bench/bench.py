@@ -406,7 +406,7 @@ def readme_side_tables() -> None:
             lines.append(f"| {name} | {r['label']} | {r['nfe']:.0f} | {r['wall_s']:.1f} | "
                          f"{r['harmony']:.3f} | {r['seam']:.2f} |")
         c = d["crop_stitch"]
-        lines += ["", f"*`make bench-presets`: {d.get('sampler', 'euler')}, {d.get('scheduler', 'karras')}, "
+        lines += ["", f"*`make bench-presets`: {d['sampler']}, {d['scheduler']}, "
                       f"{d['presets'][0]['steps']} steps (LanPaint at its own defaults: euler, karras), "
                       "the demo model on "
                       f"{d['images']} held-out {d['size']}² crops × {len(d['masks'])} masks × {d['samples']} samples "
@@ -431,7 +431,7 @@ def readme_side_tables() -> None:
             lines.append(f"| {key[0]} | {key[1]} | {key[2]} | {nfe_cell} | {cells[0]} | {cells[1]} |")
         lines += ["", f"*`make bench-posterior` (profile {d['profile']}: {d['observations']} observations × "
                       f"{d['samples']} samples per mask; the Inpaint KSampler's defaults are "
-                      f"{d.get('node_defaults', 'euler, karras, 20 steps')}; *hole*: "
+                      f"{d['node_defaults']}; *hole*: "
                       "components identical on the known pixels, weights = prior weights; *coded*: weights coded in how the known pixels co-vary; standard errors, TV, mean "
                       "error and NLL+ in docs/benchmarks.md §i).*"]
         _readme_block("peers", lines)
@@ -539,8 +539,8 @@ def extra_sections() -> list[str]:
     d = _doc_json("presets.json")
     if d:
         lines += ["## (h) Inpaint KSampler presets and crop & stitch (`make bench-presets`)", "",
-                  f"Each `method` of the Inpaint KSampler around {d.get('sampler', 'euler')} on "
-                  f"{d.get('scheduler', 'karras')} (the node's defaults; LanPaint at its own, euler on karras) at "
+                  f"Each `method` of the Inpaint KSampler around {d['sampler']} on "
+                  f"{d['scheduler']} (the node's defaults; LanPaint at its own, euler on karras) at "
                   f"{d['presets'][0]['steps']} steps on the demo "
                   f"model, held-out crops ({d['images']} images, {d['size']}², masks {', '.join(d['masks'])}, "
                   f"{d['samples']} samples each; means). NFE counted by the harness; seconds are wall time per "
@@ -569,7 +569,7 @@ def extra_sections() -> list[str]:
                   "weights and the mean error (in posterior-std units) beside their floors; NLL+ per hole dimension "
                   "(> 0 implausible, < 0 too concentrated; exact samples give ≈ 0). NFE per sample counted by "
                   "the harness; settings name the base sampler and schedule (the Inpaint KSampler's defaults: "
-                  f"{d.get('node_defaults', 'euler, karras, 20 steps')}); LanPaint 2.1.0 runs through its "
+                  f"{d['node_defaults']}); LanPaint 2.1.0 runs through its "
                   "own `LanPaint_KSampler` node at its defaults.", ""]
         families = list(dict.fromkeys(r.get("family", "coded") for r in d["rows"]))
         for fam, pred in ((f, p) for f in families for p in ("eps", "flow")):
@@ -585,7 +585,7 @@ def extra_sections() -> list[str]:
                              f"{r['mean_err']:.2f} ± {r['mean_err_se']:.2f} ({r['mean_err_floor']:.2f}) | "
                              f"{r['nll_excess']:+.3f} ± {r['nll_excess_se']:.3f} |")
             lines.append("")
-        default = d.get("node_defaults", "euler, 20 steps")
+        default = d["node_defaults"]
         for fam in dict.fromkeys(r.get("family", "coded") for r in d["rows"]):
             bal = [r for r in d["rows"] if r.get("family", "coded") == fam and r["method"] == "PriorPaint balanced"
                    and r["settings"] == default]

@@ -158,7 +158,8 @@ def summarise(per_obs: list[dict]) -> dict:
     return out
 
 
-def main():
+def main(argv: list[str] | None = None, meths: list | None = None):
+    """The bench over ``methods()``, or over ``meths`` (``(name, settings, run)`` rows) when given."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--profile", choices=list(PROFILES), default="quick")
     ap.add_argument("--seed", type=int, default=0)
@@ -166,12 +167,13 @@ def main():
     ap.add_argument("--family", choices=FAMILIES + ("all",), default="all")
     ap.add_argument("--only", default="", help="run only methods whose name contains this")
     ap.add_argument("--out", default=os.path.join(ROOT, "docs", "posterior.json"))
-    a = ap.parse_args()
+    a = ap.parse_args(argv)
     n_obs, n = PROFILES[a.profile]
     t_start = time.time()
     rows = []
     # one LanPaint call per sample costs ~40 s per 128 samples here: the quick profile only
-    meths = methods(not a.no_lanpaint, per_sample=a.profile == "quick")
+    if meths is None:
+        meths = methods(not a.no_lanpaint, per_sample=a.profile == "quick")
     meths = [m for m in meths if a.only in m[0]]
     families = FAMILIES if a.family == "all" else (a.family,)
     for family, (mname, hole) in ((f, mh) for f in families for mh in posterior_masks(SHAPE).items()):

@@ -26,13 +26,9 @@ def main():
     ap.add_argument("--out", default=os.path.join(bp.ROOT, "out", "posterior_base_sweep.json"))
     a = ap.parse_args()
     pairs = [tuple(p.split("/")) for p in a.pairs]
-    # this process only: bench_posterior.main runs whatever methods() returns
-    bp.methods = lambda *_, **__: [("PriorPaint balanced", *bp._ksampler("balanced", a.steps, s, sch))
-                                   for s, sch in pairs]
     os.makedirs(os.path.dirname(a.out), exist_ok=True)
-    sys.argv = [sys.argv[0], "--profile", a.profile, "--no-lanpaint", "--family", a.family, "--seed", str(a.seed),
-                "--out", a.out]
-    bp.main()
+    bp.main(["--profile", a.profile, "--family", a.family, "--seed", str(a.seed), "--out", a.out],
+            meths=[("PriorPaint balanced", *bp._ksampler("balanced", a.steps, s, sch)) for s, sch in pairs])
 
 
 if __name__ == "__main__":
