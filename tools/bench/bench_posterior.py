@@ -48,29 +48,15 @@ import comfy.utils  # noqa: E402
 from priorpaint.samplers import metrics as M  # noqa: E402
 from priorpaint.samplers.presets import PRESETS  # noqa: E402
 from priorpaint.support import bench as B  # noqa: E402
+from priorpaint.support.bench_data import POSTERIOR_FAMILIES as FAMILIES  # noqa: E402
+from priorpaint.support.bench_data import POSTERIOR_SHAPE as SHAPE  # noqa: E402
 from priorpaint.support.bench_data import posterior_masks  # noqa: E402
+from priorpaint.support.bench_data import posterior_problem as problem  # noqa: E402
 from priorpaint.support.comfy_models import empty_conditioning, exact_prior_model  # noqa: E402
-from priorpaint.support.exact_priors import make_gaussian_mixture, make_hole_mixture  # noqa: E402
 
 comfy.utils.set_progress_bar_enabled(False)
 ROOT = comfyenv.ROOT
-SHAPE = (3, 4, 4)
 PROFILES = {"quick": (4, 128), "precise": (16, 256)}
-
-
-FAMILIES = ("hole", "coded")
-
-
-def problem(family: str, hole: torch.Tensor, seed: int):
-    """The mixture prior for this mask. ``hole``: components identical on the known pixels (weights = prior
-    weights); ``coded``: component means shared on the known pixels but covariances not, so the weights are
-    coded in how the known pixels co-vary."""
-    with torch.inference_mode(False):
-        if family == "hole":
-            return make_hole_mixture(SHAPE, hole, components=4, rank=3, seed=seed, floor=0.3, comp_scale=0.35,
-                                     coupling=2.0)
-        return make_gaussian_mixture(SHAPE, components=4, rank=3, seed=seed, shared=~hole, floor=0.3,
-                                     comp_scale=0.35)
 
 
 # ---------------------------------------------------------------------------------------------
