@@ -173,6 +173,28 @@ class GaussianMixturePrior:
         w = torch.softmax(logp, dim=-1)
         return (w[:, :, None] * comp_mean).sum(1)
 
+    def known_log_likelihood(self, x: torch.Tensor, sigma: float, y: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+        """``log p(x0[known] = y[known] | x0 + σ·ε = x)`` for each ``x [B, d]`` (σ > 0): the denoising posterior
+        ``p(x0 | x) = Σ_j w_j(x, σ) N(m_j(x), σ² C_j (C_j + σ² I)⁻¹)`` on the known coordinates, at ``y``.
+        Differentiable in ``x``: ``σ² ∇_{x_hole}`` of it is what a plain prediction at ``x`` leaves out of the exact
+        conditional denoiser (tests/core/test_repaint_plus_mixture_limit.py)."""
+        kn = known.reshape(-1).to(torch.bool)
+        x, y = x.to(_F), y.to(_F).reshape(-1)
+        eye = torch.eye(self.dim, dtype=_F)
+        joint, marg = [], []
+        for j in range(self.num_components):
+            mu, c = self.means[j], self.covs[j]
+            noisy = c + sigma**2 * eye
+            gain = torch.linalg.solve(noisy, c)  # (C + σ²)⁻¹ C; its transpose C (C + σ²)⁻¹ is the denoiser's gain
+            post = sigma**2 * gain
+            post = 0.5 * (post + post.T)
+            lp = torch.distributions.MultivariateNormal(mu, noisy).log_prob(x) + self.weights[j].log()
+            m_k = (mu + (x - mu) @ gain)[:, kn]
+            lik = torch.distributions.MultivariateNormal(m_k, post[kn][:, kn]).log_prob(y[kn].expand_as(m_k))
+            joint.append(lp + lik)
+            marg.append(lp)
+        return torch.stack(joint, -1).logsumexp(-1) - torch.stack(marg, -1).logsumexp(-1)
+
     def posterior(self, y: torch.Tensor, known: torch.Tensor) -> GaussianMixture:
         """Exact ``p(x0 | x0[known] = y[known])`` as a mixture over the full vector.
 
