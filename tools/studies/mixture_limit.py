@@ -70,7 +70,8 @@ def main():
     ap.add_argument("--family", default="hole", choices=("hole", "coded"))
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--observations", type=int, default=2)
-    ap.add_argument("--samples", type=int, default=64, help="per observation (about a minute for the defaults on 2 cores)")
+    ap.add_argument("--samples", type=int, default=64,
+                    help="per observation (about a minute for the defaults on 2 cores)")
     a = ap.parse_args()
     print(f"{a.family} family, --seed {a.seed}: RMS error / posterior std (plain · newton · fixed), implied noise")
     for mname, hole3 in posterior_masks(POSTERIOR_SHAPE).items():
