@@ -8,6 +8,8 @@ this run's known latent and mask, which the post-CFG hook does not receive) and
 """
 from __future__ import annotations
 
+import copy
+
 import hashlib
 import json
 import os
@@ -423,6 +425,8 @@ class TrainAIDGuidance(io.ComfyNode):
         if crop % lowpass:
             raise node_error(node, InputError("lowpass", f"is {lowpass}, which does not divide crop {crop}",
                                               "a divisor of 'crop'"))
+        if not torch.is_tensor(images) or not bool(torch.isfinite(images).all()):
+            raise node_error(node, InputError("images", "contains NaN or Inf values", "finite pixel values in [0, 1]"))
         name = name[:-12] if name.endswith(".safetensors") else name
         out_dir = os.path.join(folder_paths.models_dir, FOLDER)
         ckpt_dir = os.path.join(folder_paths.get_output_directory(), "priorpaint_aid")
@@ -485,9 +489,19 @@ class TrainAIDGuidance(io.ComfyNode):
                 while True:
                     yield latent_crops(latents, batch, crop, g), random_masks(mask_kind, batch, crop, crop, g)
 
+            watch = core.DivergenceWatch()
+            state = {"pending": None, "good": None}  # the weights before this iteration's step; the last proven
+
             def on_iteration(it, stats, opt):
+                # stats measure the weights from before this iteration's step (``pending``): healthy stats prove
+                # them good; exploding ones mean training diverged: keep the last good state, save nothing else
+                problem = watch.check(stats, actor, critic)
+                if problem is not None:
+                    _diverged(problem, it, state["good"])
+                state["good"] = state["pending"]
                 log.append(dict(stats, iteration=it))
                 done = it + 1
+                state["pending"] = _snapshot(done, opt)
                 pbar.update_absolute(done, iterations)
                 interrupted = comfy.model_management.processing_interrupted()
                 if done % checkpoint_every == 0 or done == iterations or interrupted:
@@ -499,9 +513,32 @@ class TrainAIDGuidance(io.ComfyNode):
                                     node_id)
                 comfy.model_management.throw_exception_if_processing_interrupted()
 
+            def _snapshot(done, opt):
+                return (done, copy.deepcopy(actor.state_dict()), copy.deepcopy(critic.state_dict()),
+                        copy.deepcopy(opt), g.get_state(), len(log))
+
+            def _diverged(problem, it, good):
+                kept = "no checkpoint of this run was kept (it diverged at once)"
+                if good is not None:
+                    done, a_sd, c_sd, opt, g_state, n_log = good
+                    actor.load_state_dict(a_sd)
+                    critic.load_state_dict(c_sd)
+                    g.set_state(g_state)
+                    core.save_checkpoint(ckpt, actor, critic, opt, done, g,
+                                         {"log": log[:n_log], "net": actor.config, "backbone": info})
+                    kept = (f"the last good state (iteration {done}) is kept in "
+                            f"{os.path.relpath(ckpt, folder_paths.get_output_directory())} for resume")
+                send_ui_message("status", {"text": f"AID diverged at iteration {it + 1}: {problem}"}, node_id)
+                raise node_error(node, InputError(
+                    "lr_actor", f"is {lr_actor:g} (lr_critic {lr_critic:g}), and training diverged at iteration {it + 1}: "
+                                f"{problem}; the module was not saved; {kept}",
+                    "smaller learning rates (the default 0.001), then run again with resume on"))
+
             comfy.model_management.load_models_gpu([model])
             core.train(denoise, actor, critic, tp, batches(), iterations, cfg, g, start=start, opt_state=opt_state,
                        on_iteration=on_iteration)
+            if not all(bool(torch.isfinite(p).all()) for p in actor.parameters()):
+                _diverged("the module's weights are not finite after the last step", iterations - 1, state["good"])
             training = {"backbone": "comfyui-model", "iterations": iterations, "batch": batch, "crop": crop,
                         "steps": steps, "lr_actor": lr_actor, "lr_critic": lr_critic, "lam": lam, "beta": beta,
                         "seed": seed, "mask_kind": mask_kind, **cfg.terminal(), "context": context,

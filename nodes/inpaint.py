@@ -11,18 +11,18 @@ import comfy.model_management
 
 from ..samplers import composite as comp
 from ..samplers import crop as cc
-from ..samplers.masks import (InputError, bchw_to_image, broadcast_batch, check_finite, dilate, image_to_bchw,
-                              mask_for)
+from ..samplers.masks import (InputError, whole_scale, bchw_to_image, broadcast_batch, check_finite, dilate,
+                              image_to_bchw, mask_for)
 from .common import CATEGORY, node_error, schema
 
 Stitch = io.Custom("PRIORPAINT_STITCH")
 FILLS = ("neutral grey", "keep")
 
 
-def _image_and_mask(image, mask, node):
+def _image_and_mask(image, mask, node, socket="image"):
     try:
-        img = image_to_bchw(image, "image")
-        check_finite(img, "image")
+        img = image_to_bchw(image, socket)
+        check_finite(img, socket)
         m = mask_for(mask, img, "mask")
     except InputError as e:
         raise node_error(node, e) from None
@@ -67,7 +67,7 @@ class InpaintEncode(io.ComfyNode):
         node = "Inpaint Encode"
         if fill not in FILLS:
             raise node_error(node, InputError("fill", f"is {fill!r}", f"one of {list(FILLS)}"))
-        img, m = _image_and_mask(pixels, mask, node)
+        img, m = _image_and_mask(pixels, mask, node, "pixels")
         m = broadcast_batch(m, img.shape[0], "mask")
         q = _vae_multiple(vae)
         h, w = img.shape[-2:]
@@ -87,11 +87,13 @@ class InpaintEncode(io.ComfyNode):
 
 @dataclass(frozen=True)
 class StitchInfo:
-    """What Inpaint Stitch needs: the full-size originals, the mask and the crop box."""
+    """What Inpaint Stitch needs: the full-size originals, the mask, the crop box, and what it checks the
+    inpainted crop against (the crop's size and a coarse thumbnail of its known pixels)."""
 
     original: torch.Tensor  # [B, C, H, W]
     mask: torch.Tensor  # [B|1, 1, H, W]
     box: cc.Box | None  # None: the mask was empty, the crop is the whole image unchanged
+    source: cc.Fingerprint | None = None
 
 
 class InpaintCrop(io.ComfyNode):
@@ -134,11 +136,34 @@ class InpaintCrop(io.ComfyNode):
         box = cc.crop_box(m, context, margin)
         if box is None:  # nothing to inpaint: pass the image through (Stitch returns it unchanged)
             return io.NodeOutput(image, m[:, 0].float(), StitchInfo(img, m, None))
-        size = cc.target_size(box.height, box.width, megapixels, multiple)
+        try:
+            size = cc.target_size(box.height, box.width, megapixels, multiple)
+        except ValueError as e:
+            raise node_error(node, InputError("megapixels", str(e))) from None
         if size[0] * size[1] > 64e6:
             raise node_error(node, InputError("megapixels", f"gives a {size[1]}x{size[0]} crop", "at most 64 MP"))
         crop, cm = cc.crop_resize(img.float(), m.float(), box, size)
-        return io.NodeOutput(bchw_to_image(crop).to(torch.float32), cm[:, 0].to(torch.float32), StitchInfo(img, m, box))
+        info = StitchInfo(img, m, box, cc.fingerprint(crop, cm))
+        return io.NodeOutput(bchw_to_image(crop).to(torch.float32), cm[:, 0].to(torch.float32), info)
+
+
+def _from_this_crop(inp: torch.Tensor, src: cc.Fingerprint) -> torch.Tensor:
+    """``inp`` checked to be the decoded result of the crop ``src`` describes: its size (or a whole-number
+    scale of it, brought back to it) and its known pixels (:func:`samplers.crop.source_mismatch`)."""
+    size, want = tuple(inp.shape[-2:]), (src.height, src.width)
+    what = ("the decoded result of this Inpaint Crop's 'cropped image' (VAE Decode of the sampled crop; the "
+            "full image or another image's crop cannot be stitched here)")
+    if size != want:
+        if not whole_scale(size, want):
+            raise InputError("inpainted", f"is {size[1]}x{size[0]} (WxH) but Inpaint Crop cut a {want[1]}x{want[0]} "
+                                          "crop", what + f", at {want[1]}x{want[0]} or a whole-number scale of it")
+        inp = cc.resize(inp.float(), want, "bicubic")
+    bad = cc.source_mismatch(src, inp)
+    if bad:
+        i, rms, corr = bad[0]
+        raise InputError("inpainted", f"does not show the region Inpaint Crop cut out (item {i}: its known pixels "
+                                      f"differ by RMS {rms:.2f} with correlation {corr:.2f})", what)
+    return inp
 
 
 class InpaintStitch(io.ComfyNode):
@@ -178,6 +203,8 @@ class InpaintStitch(io.ComfyNode):
             batch = max(inp.shape[0], stitch.original.shape[0])
             orig = broadcast_batch(stitch.original, batch, "stitch (its image)", "'inpainted'")
             inp = broadcast_batch(inp, batch, "inpainted", "the cropped image")
+            if stitch.source is not None:
+                inp = _from_this_crop(inp, stitch.source)
         except InputError as e:
             raise node_error(node, e) from None
         box = stitch.box

@@ -14,26 +14,12 @@ from ..samplers.masks import InputError, check_finite, dilate, image_to_bchw, ma
 from ..samplers import noise as rng
 from .common import ADVANCED, CATEGORY, node_error, readout, send_ui_message, schema
 from .sampling import make_ksampler
+from .validate import latent_hole
 
 
 # ---------------------------------------------------------------------------------------------
 # GMM Seed
 # ---------------------------------------------------------------------------------------------
-def latent_hole(latent: dict, mask: torch.Tensor | None, node: str) -> torch.Tensor:
-    """The hole mask at latent resolution ``[B|1, 1, *spatial]`` from MASK or the LATENT's noise_mask."""
-    samples = latent["samples"]
-    try:
-        if mask is not None:
-            return mask_for(mask, samples, "mask")
-        nm = latent.get("noise_mask")
-        if nm is not None:
-            return mask_for(nm if nm.ndim == 5 else nm.reshape(-1, *nm.shape[-2:]), samples, "samples.noise_mask")
-    except InputError as e:
-        raise node_error(node, e) from None
-    raise node_error(node, InputError("mask", "is missing and the LATENT has no noise_mask",
-                                      "a MASK (1 = inpaint) or a LATENT from SetLatentNoiseMask"))
-
-
 class GMMSeed(io.ComfyNode):
     @classmethod
     def define_schema(cls):

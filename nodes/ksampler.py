@@ -18,8 +18,10 @@ import comfy.utils
 import latent_preview
 
 from ..samplers.presets import PRESETS
-from .common import CATEGORY, schema
+from ..samplers.masks import InputError
+from .common import CATEGORY, node_error, schema
 from .repaint import repaint_sampler
+from .validate import sampling_inputs
 
 
 
@@ -36,19 +38,19 @@ METHOD_TOOLTIP = ("Inpainting method (model calls per step with a first-order sa
                   "step measured less harmonious). Measured side by side by `make bench-presets` (docs/benchmarks.md).")
 
 
-def preset_sampler(method: str, sampler_name: str, node: str = "PriorPaint Inpaint KSampler") -> comfy.samplers.KSAMPLER:
+def preset_sampler(method: str, sampler_name: str, node: str = "Inpaint KSampler") -> comfy.samplers.KSAMPLER:
     """The SAMPLER of a preset around ComfyUI's ``sampler_name`` (what the SamplerCustom stack builds
     from KSamplerSelect + RePaint+ Sampler)."""
     if method not in PRESETS:
-        raise ValueError(f"{node}: input 'method' must be one of {list(PRESETS)}, got {method!r}")
+        raise node_error(node, InputError("method", f"is {method!r}", f"one of {list(PRESETS)}"))
     if sampler_name not in comfy.samplers.KSampler.SAMPLERS:
-        raise ValueError(f"{node}: input 'sampler_name' must be one of ComfyUI's samplers "
-                         f"(comfy.samplers.KSampler.SAMPLERS), got {sampler_name!r}")
+        raise node_error(node, InputError("sampler_name", f"is {sampler_name!r}",
+                                          "one of ComfyUI's samplers (comfy.samplers.KSampler.SAMPLERS)"))
     base = comfy.samplers.sampler_object(sampler_name)
     preset = PRESETS[method]
     if preset.options is None:
         return base
-    return repaint_sampler(base, **preset.options)
+    return repaint_sampler(base, node=node, **preset.options)
 
 
 def ksampler_sigmas(model, steps: int, sampler_name: str, scheduler: str, denoise: float = 1.0,
@@ -70,10 +72,18 @@ def ksampler_sigmas(model, steps: int, sampler_name: str, scheduler: str, denois
 
 def run_ksampler(model, seed: int, steps: int, cfg: float, sampler_name: str, scheduler: str, positive, negative,
                  latent: dict, method: str, denoise: float = 1.0, add_noise: bool = True, start_step=None,
-                 last_step=None, force_full_denoise: bool = False, node: str = "PriorPaint Inpaint KSampler") -> dict:
-    """KSampler's ``common_ksampler`` with the preset's SAMPLER; returns the output LATENT (a new dict)."""
+                 last_step=None, force_full_denoise: bool = False, node: str = "Inpaint KSampler") -> dict:
+    """KSampler's ``common_ksampler`` with the preset's SAMPLER; returns the output LATENT (a new dict).
+    Every input is checked before the first model call (:func:`nodes.validate.sampling_inputs`); the
+    LATENT's noise mask reaches the sampler fitted by the pack's mask rule, never stretched."""
     sampler = preset_sampler(method, sampler_name, node)
-    samples = comfy.sample.fix_empty_latent_channels(model, latent["samples"])
+    if scheduler not in comfy.samplers.KSampler.SCHEDULERS:
+        raise node_error(node, InputError("scheduler", f"is {scheduler!r}",
+                                          "one of ComfyUI's schedulers (comfy.samplers.KSampler.SCHEDULERS)"))
+    if not (isinstance(denoise, (int, float)) and 0.0 <= float(denoise) <= 1.0):  # NaN fails this too
+        raise node_error(node, InputError("denoise", f"is {denoise!r}", "a number in [0, 1]"))
+    x, noise_mask = sampling_inputs(model, latent, node, cfg)
+    samples = comfy.sample.fix_empty_latent_channels(model, x)
     if add_noise:
         noise = comfy.sample.prepare_noise(samples, seed, latent.get("batch_index"))
     else:
@@ -85,7 +95,7 @@ def run_ksampler(model, seed: int, steps: int, cfg: float, sampler_name: str, sc
         return out
     callback = latent_preview.prepare_callback(model, len(sigmas) - 1)
     out["samples"] = comfy.sample.sample_custom(model, noise, cfg, sampler, sigmas, positive, negative, samples,
-                                                noise_mask=latent.get("noise_mask"), callback=callback,
+                                                noise_mask=noise_mask, callback=callback,
                                                 disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED, seed=seed)
     return out
 
@@ -170,4 +180,4 @@ class PriorPaintKSamplerAdvanced(io.ComfyNode):
         return io.NodeOutput(run_ksampler(
             model, noise_seed, steps, cfg, sampler_name, scheduler, positive, negative, latent_image, method,
             add_noise=add_noise == "enable", start_step=start_at_step, last_step=end_at_step,
-            force_full_denoise=return_with_leftover_noise != "enable", node="PriorPaint Inpaint KSampler (Advanced)"))
+            force_full_denoise=return_with_leftover_noise != "enable", node="Inpaint KSampler (Advanced)"))

@@ -23,7 +23,8 @@ MODES = {
 
 def sample_repaint_plus(model, x, sigmas, extra_args=None, callback=None, disable=None, base=None,
                         mode="repaint_plus_b", jump_length=1, resamples=1, kappa_mode="capped", kappa_cap=4.0,
-                        sigma_data=1.0, window=(0.0, 1.0), eta=0.0, solver="krylov", warm_start=True):
+                        sigma_data=1.0, window=(0.0, 1.0), eta=0.0, solver="krylov", warm_start=True,
+                        node="RePaint+ Sampler"):
     """RePaint+ inside **one** run of the base sampler over the schedule it was given: the base
     sampler's model is wrapped (:class:`nodes.sampling.TransformedModel`) so that every call does the
     injection and, at harmonising levels, the rounds of :class:`samplers.repaint_plus.RePaintPlusDenoiser`.
@@ -49,7 +50,7 @@ def sample_repaint_plus(model, x, sigmas, extra_args=None, callback=None, disabl
         advice = ("use kappa_mode 'capped' with a smaller kappa_cap" if kappa_mode == "theory" else
                   "check the model, the latent and its noise mask for NaN/inf values")
         raise ValueError(
-            f"PriorPaint RePaint+ Sampler: the result is not finite (mode '{mode}', kappa_mode '{kappa_mode}', "
+            f"PriorPaint {node}: the result is not finite (mode '{mode}', kappa_mode '{kappa_mode}', "
             f"kappa_cap {kappa_cap:g}, κ up to {kmax:.3g}); {advice}.")
     return out
 
@@ -68,18 +69,19 @@ def _repaint_core(view: VEView, x, sigmas, callback, jump_length=1, resamples=1,
 _sample_repaint = ve_core(_repaint_core, expected=_repaint_expected, stream="repaint/noise")
 
 
-def repaint_sampler(base: comfy.samplers.KSAMPLER | None = None, mode="repaint_plus_b", **options
-                    ) -> comfy.samplers.KSAMPLER:
-    """The SAMPLER the node returns (also used by the bench)."""
+def repaint_sampler(base: comfy.samplers.KSAMPLER | None = None, mode="repaint_plus_b", node="RePaint+ Sampler",
+                    **options) -> comfy.samplers.KSAMPLER:
+    """The SAMPLER the node returns (also used by the Inpaint KSampler's presets and the bench); ``node``:
+    the display name run-time errors give (the node the user placed)."""
     if base is not None and not isinstance(base, comfy.samplers.KSAMPLER):
         raise ValueError("PriorPaint RePaint+ Sampler: input 'sampler' must be a k-diffusion SAMPLER (KSamplerSelect "
                          f"or a Sampler* node); got {type(base).__name__}")
     if mode == "repaint":
         keep = {k: options[k] for k in ("jump_length", "resamples", "eta") if k in options}
-        return make_ksampler(_sample_repaint, "repaint", **keep)
+        return make_ksampler(_sample_repaint, "repaint", node=node, **keep)
     if mode not in MODES:
         raise ValueError(f"PriorPaint RePaint+ Sampler: input 'mode' must be one of {list(MODES)}, got {mode!r}")
-    return make_ksampler(sample_repaint_plus, "repaint_plus", base=base, mode=mode, **options)
+    return make_ksampler(sample_repaint_plus, "repaint_plus", base=base, mode=mode, node=node, **options)
 
 
 class RePaintPlusSampler(io.ComfyNode):

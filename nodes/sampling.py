@@ -281,7 +281,7 @@ NODE_OF = {"repaint": "RePaint+ Sampler", "repaint_plus": "RePaint+ Sampler", "h
            "vipaint": "VIPaint", "dps": "DPS sampler"}  # the node a SAMPLER came from, for messages
 
 
-def check_noise_mask(mask: torch.Tensor | None, name: str) -> None:
+def check_noise_mask(mask: torch.Tensor | None, node: str) -> None:
     """A noise mask with NaN/inf or values outside [0, 1] gets a clear error before any model call
     (ComfyUI passes it through unchecked; the result would be NaN or a silently clamped blend)."""
     if mask is None:
@@ -289,7 +289,6 @@ def check_noise_mask(mask: torch.Tensor | None, name: str) -> None:
     bad = not bool(torch.isfinite(mask).all())
     if bad or float(mask.min()) < 0 or float(mask.max()) > 1:
         what = "NaN or Inf values" if bad else f"values in [{float(mask.min()):.4g}, {float(mask.max()):.4g}]"
-        node = NODE_OF.get(name, name)
         raise ValueError(f"PriorPaint {node}: input 'latent_image': its noise_mask has {what}; expected a "
                          "mask in [0, 1] (1 = inpaint), e.g. from SetLatentNoiseMask or VAE Encode (for Inpainting)")
 
@@ -298,12 +297,18 @@ def make_ksampler(fn: Callable, name: str, **options) -> comfy.samplers.KSAMPLER
     """The SAMPLER of one pack method: ``fn(model, x, sigmas, extra_args, callback, disable, **options)``
     is a k-diffusion sampler function (``model`` is ComfyUI's ``KSamplerX0Inpaint``); the factory adds
     what every method shares: one name space (``sample_priorpaint_<name>``, listed in
-    :data:`SAMPLER_FUNCTIONS`), the known region at ``σ_end`` (:func:`finish_known`) and ``no_grad``."""
+    :data:`SAMPLER_FUNCTIONS`), the known region at ``σ_end`` (:func:`finish_known`), ``no_grad``, and the
+    checks every run needs before its first model call (the noise mask's values; a latent the model
+    takes, :func:`nodes.validate.check_latent`). Errors name ``options["node"]`` when given (the node the
+    user placed, e.g. the Inpaint KSampler around this SAMPLER), else the node the SAMPLER came from."""
+    from .validate import check_latent
 
     @torch.no_grad()
     def sample(model, x, sigmas, extra_args=None, callback=None, disable=None, **opts):
         extra_args = dict(extra_args or {})
-        check_noise_mask(extra_args.get("denoise_mask"), name)
+        node = opts.get("node") or NODE_OF.get(name, name)
+        check_noise_mask(extra_args.get("denoise_mask"), node)
+        check_latent(model.inner_model.inner_model, x, node)
         # a copy: some samplers write into the schedule they are given (uni_pc sets its last σ to 1e-3)
         out = fn(model, x, sigmas.clone(), extra_args=extra_args, callback=callback, disable=disable, **opts)
         return finish_known(model, out, sigmas, extra_args)

@@ -22,8 +22,8 @@ import latent_preview
 from ..samplers import vipaint as core
 from ..samplers.masks import InputError, check_finite, fit_spatial, image_to_bchw, resize_mask, vae_crop
 from .common import ADVANCED, CATEGORY, node_error, readout, send_ui_message, schema
-from .isdiff import latent_hole
 from .sampling import VEView, autograd_unsupported, make_ksampler
+from .validate import latent_hole, sampling_inputs
 
 NODE = "VIPaint"
 
@@ -228,7 +228,8 @@ class VIPaint(io.ComfyNode):
                 check_finite(img, "image")
         except InputError as e:
             raise node_error(NODE, e) from None
-        hole = latent_hole(latent_image, mask, NODE)
+        sampling_inputs(model, latent_image, NODE, cfg)
+        hole = latent_hole(latent_image, mask, NODE, "latent_image")
         if not bool((hole > 0).any()):
             raise node_error(NODE, InputError("mask", "is empty", "a region to inpaint (mask > 0)"))
         if bool((hole >= 1).all()):

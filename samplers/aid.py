@@ -495,6 +495,9 @@ def train(denoise: Denoiser, actor: GuidanceNet, critic: CriticNet, tp: TimePara
     if opt_state:
         opt_a.load_state_dict(opt_state["actor"])
         opt_c.load_state_dict(opt_state["critic"])
+        for opt, lr in ((opt_a, cfg.lr_actor), (opt_c, cfg.lr_critic)):  # a resumed run takes the rates asked now
+            for group in opt.param_groups:
+                group["lr"] = lr
     for it in range(start, iterations):
         x_star, hole = next(batches)
         d = x_star[0].numel()
@@ -518,6 +521,33 @@ def train(denoise: Denoiser, actor: GuidanceNet, critic: CriticNet, tp: TimePara
         if on_iteration is not None:
             on_iteration(it, stats, {"actor": opt_a.state_dict(), "critic": opt_c.state_dict()})
     return {"actor": opt_a.state_dict(), "critic": opt_c.state_dict()}
+
+
+class DivergenceWatch:
+    """Tells when actor–critic training has diverged, from the statistics of each iteration.
+
+    Diverged: the terminal cost Ψ or the running cost is not finite, or Ψ exceeds ``factor`` × the Ψ of
+    the first iteration watched (a learning rate too large for the module makes Ψ explode by orders of
+    magnitude within a few iterations, while healthy training lowers it). ``check`` returns the reason
+    as text, or None while training is healthy."""
+
+    def __init__(self, factor: float = 100.0):
+        self.factor = float(factor)
+        self.start: float | None = None
+
+    def check(self, stats: dict, *modules: nn.Module) -> str | None:
+        psi, running = float(stats["psi"]), float(stats.get("running", 0.0))
+        if not (math.isfinite(psi) and math.isfinite(running)):
+            return f"the cost is not finite (Ψ {psi:.4g}, running {running:.4g})"
+        for m in modules:
+            if not all(bool(torch.isfinite(p).all()) for p in m.parameters()):
+                return "the module's weights are not finite"
+        if self.start is None:
+            self.start = psi
+            return None
+        if psi > self.factor * max(self.start, 1e-12):
+            return f"the terminal cost Ψ went from {self.start:.4g} to {psi:.4g} (over {self.factor:g}× its start)"
+        return None
 
 
 # ---------------------------------------------------------------------------------------------

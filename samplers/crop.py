@@ -62,14 +62,30 @@ def crop_box(mask: torch.Tensor, context: float = 0.5, margin: int = 32) -> Box 
 
 
 def target_size(height: int, width: int, megapixels: float, multiple: int = 8) -> tuple[int, int]:
-    """``(h, w)`` with the aspect of ``height × width``, about ``megapixels`` × 10⁶ pixels, each a multiple
-    of ``multiple`` (at least one multiple)."""
-    if megapixels <= 0 or multiple < 1:
-        raise ValueError("megapixels must be > 0 and multiple >= 1")
-    scale = math.sqrt(megapixels * 1e6 / (height * width))
-    th = max(multiple, int(round(height * scale / multiple)) * multiple)
-    tw = max(multiple, int(round(width * scale / multiple)) * multiple)
-    return th, tw
+    """``(h, w)``: each a multiple ``q`` of ``multiple``, at most ``megapixels`` × 10⁶ pixels, with the aspect
+    of ``height × width`` to within one multiple: the long side is a multiple next to the short side times
+    the region's aspect (``|long − short·aspect| < q``; the nearest one unless only the one below fits).
+
+    The short side is the multiple nearest to its ideal ``√(megapixels·10⁶ / aspect)`` (at least one
+    multiple), stepped down one multiple at a time while no long side fits the bound. When even one
+    multiple on the short side passes it (a long thin strip at a large multiple, or ``q²`` above the bound)
+    it is a :class:`ValueError` that says what would fit, never a stretched or oversized crop."""
+    if megapixels <= 0 or multiple < 1 or height < 1 or width < 1:
+        raise ValueError("megapixels must be > 0, multiple >= 1 and the region at least 1x1")
+    q, bound = int(multiple), megapixels * 1e6
+    aspect = max(height, width) / min(height, width)  # long side per short side
+    short = max(q, q * round(math.sqrt(bound / aspect) / q))
+    while True:
+        ideal = short * aspect
+        nearest, below = max(q, q * round(ideal / q)), max(q, q * math.floor(ideal / q))
+        long = next((n for n in (nearest, below) if short * n <= bound and abs(n - ideal) < q), None)
+        if long is not None:
+            return (short, long) if height <= width else (long, short)
+        if short == q:
+            raise ValueError(f"a {width}x{height} region at a multiple of {q} needs at least {q * nearest / 1e6:.3g} "
+                             f"megapixels to keep its aspect ratio (asked: {megapixels:g}); lower 'multiple' or "
+                             "raise 'megapixels'")
+        short -= q
 
 
 def resize(x: torch.Tensor, size: tuple[int, int], mode: str = "bicubic") -> torch.Tensor:
@@ -107,4 +123,54 @@ def stitch(original: torch.Tensor, inpainted: torch.Tensor, mask: torch.Tensor, 
     m = mask[..., rs, cs].to(original.dtype)
     out = original.clone() if original.shape[0] == back.shape[0] else original.expand(back.shape[0], -1, -1, -1).clone()
     out[..., rs, cs] = composite(base, back, m, feather_px, colour_match)
+    return out
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """What the stitch checks an inpainted crop against: the crop's size and a coarse thumbnail of its known
+    pixels (``cell``-pixel block means; ``known`` marks the blocks at least one block away from the hole)."""
+
+    height: int
+    width: int
+    cell: int
+    thumb: torch.Tensor  # [B, C, h', w']
+    known: torch.Tensor  # [B|1, 1, h', w'] bool
+
+
+def fingerprint(crop: torch.Tensor, mask: torch.Tensor, cells: int = 16) -> Fingerprint:
+    """The :class:`Fingerprint` of a crop ``[B, C, H, W]`` with its hole ``mask`` (``[B|1, 1, H, W]``):
+    about ``cells`` blocks on the short side."""
+    h, w = crop.shape[-2:]
+    cell = max(1, min(h, w) // cells)
+    thumb = F.avg_pool2d(crop.float(), cell, ceil_mode=True)
+    hole = F.max_pool2d((mask > 0).float(), cell, ceil_mode=True)
+    hole = F.max_pool2d(hole, 3, stride=1, padding=1)  # one block of distance: the seam is not evidence
+    return Fingerprint(int(h), int(w), cell, thumb, hole == 0)
+
+
+def source_mismatch(fp: Fingerprint, image: torch.Tensor, rms_tol: float = 0.1, corr_min: float = 0.5
+                    ) -> list[tuple[int, float, float]]:
+    """The items of ``image`` (``[B, C, H, W]`` at the crop's size) that did not come from the fingerprinted
+    crop: ``(item, rms, correlation)`` of their known blocks against the crop's, for the items whose known
+    blocks differ by more than ``rms_tol`` RMS *and* correlate below ``corr_min``.
+
+    A decoded inpainting of the crop keeps its known pixels up to the VAE's round trip (a small RMS); a
+    colour-graded one keeps their layout (a high correlation); another photo's crop keeps neither. Items
+    with fewer than 8 known blocks are not judged (too little evidence)."""
+    thumb = F.avg_pool2d(image.float(), fp.cell, ceil_mode=True)
+    ref = fp.thumb.expand(thumb.shape[0], -1, -1, -1) if fp.thumb.shape[0] == 1 else fp.thumb
+    known = fp.known.expand(thumb.shape[0], -1, -1, -1)
+    out = []
+    for i in range(thumb.shape[0]):
+        k = known[i, 0]
+        if int(k.sum()) < 8:
+            continue
+        a, b = ref[i][:, k].reshape(-1), thumb[i][:, k].reshape(-1)
+        rms = float((a - b).pow(2).mean().sqrt())
+        a, b = a - a.mean(), b - b.mean()
+        den = float(a.norm() * b.norm())
+        corr = float((a * b).sum()) / den if den > 1e-12 else 0.0
+        if rms > rms_tol and corr < corr_min:
+            out.append((i, rms, corr))
     return out

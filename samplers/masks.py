@@ -24,7 +24,7 @@ class InputError(ValueError):
         if expected:
             msg += f"; expected {expected}"
         super().__init__(msg)
-        self.input_name = name
+        self.input_name, self.problem, self.expected = name, problem, expected
 
 
 def image_to_bchw(image: torch.Tensor, name: str = "image", channels: int | None = 3) -> torch.Tensor:
@@ -119,12 +119,12 @@ def vae_crop(size: tuple[int, int], target: tuple[int, int]) -> tuple[int, int, 
         ch, cw = mh // q * q, mw // q * q
         if (ch, cw) == (mh, mw) or ch == 0 or cw == 0:
             continue
-        if _whole_scale((ch, cw), (h, w)):
+        if whole_scale((ch, cw), (h, w)):
             return (mh % q) // 2, (mw % q) // 2, ch, cw
     return None
 
 
-def _whole_scale(a: tuple[int, int], b: tuple[int, int]) -> bool:
+def whole_scale(a: tuple[int, int], b: tuple[int, int]) -> bool:
     """``a`` is ``b`` times a whole number, or ``b`` is ``a`` times one (the same picture at another scale)."""
     (ah, aw), (bh, bw) = a, b
     return (ah % bh == 0 and aw % bw == 0 and ah // bh == aw // bw) or (

@@ -40,7 +40,8 @@ def test_crop_and_stitch_a_large_photo_changes_nothing_outside_the_feather_band(
     assert crop.shape[0] == 2 and crop.shape[1] % 8 == 0 and crop.shape[2] % 8 == 0
     assert 0.2e6 < crop.shape[1] * crop.shape[2] < 0.3e6
     assert cmask.shape == crop.shape[:3] if per_item else cmask.shape[1:] == crop.shape[1:3]
-    fake = 1.0 - crop  # any "inpainting" of the crop
+    hole_c = (cmask if cmask.shape[0] == 2 else cmask.expand(2, -1, -1))[..., None]
+    fake = hole_c * (1.0 - crop) + (1 - hole_c) * crop  # any "inpainting" of the crop: the hole changed
     out = InpaintStitch.execute(info, fake, feather=8.0, colour_match="none").result[0]
     assert out.shape == img.shape
     outside = ~band(mask.expand(2, -1, -1), 8.0)
