@@ -530,8 +530,8 @@ class TrainAIDGuidance(io.ComfyNode):
                             f"{os.path.relpath(ckpt, folder_paths.get_output_directory())} for resume")
                 send_ui_message("status", {"text": f"AID diverged at iteration {it + 1}: {problem}"}, node_id)
                 raise node_error(node, InputError(
-                    "lr_actor", f"is {lr_actor:g} (lr_critic {lr_critic:g}), and training diverged at iteration {it + 1}: "
-                                f"{problem}; the module was not saved; {kept}",
+                    "lr_actor", f"is {lr_actor:g} (lr_critic {lr_critic:g}), and training diverged at iteration "
+                                f"{it + 1}: {problem}; the module was not saved; {kept}",
                     "smaller learning rates (the default 0.001), then run again with resume on"))
 
             comfy.model_management.load_models_gpu([model])

@@ -69,8 +69,8 @@ def _unet_size_problem(net, h: int, w: int) -> str | None:
 
 
 def check_latent(model, x: torch.Tensor, node: str, socket: str = "latent_image") -> None:
-    """``model``: a MODEL or its ``BaseModel``. ``x`` has the layout, channels and size ``model`` takes (before ComfyUI adds a frame axis to an image
-    latent for a video model, as ``comfy.sample.fix_empty_latent_channels`` does)."""
+    """``x`` has the layout, channels and size ``model`` (a MODEL or its ``BaseModel``) takes, before ComfyUI
+    adds a frame axis to an image latent for a video model (``comfy.sample.fix_empty_latent_channels``)."""
     base = model.model if hasattr(model, "get_model_object") else model  # a MODEL (ModelPatcher) or its BaseModel
     fmt = model.get_model_object("latent_format") if base is not model else base.latent_format
     dims = int(getattr(fmt, "latent_dimensions", 2))

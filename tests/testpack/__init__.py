@@ -91,9 +91,32 @@ class Checksum(io.ComfyNode):
         return io.NodeOutput(c, ui=ui.PreviewText(c))
 
 
+class HostileMask(io.ComfyNode):
+    """A MASK with a box of any value, NaN and Inf included: what a faulty third-party node could hand on."""
+
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="PriorPaintTestHostileMask", display_name="Hostile Mask (tests)",
+            category="PriorPaint/_for_testing",
+            description="A mask [batch, height, width] with a centred box of 'value' (a number, nan or inf).",
+            inputs=[io.String.Input("value", default="1.0"), io.Int.Input("width", default=64, min=1, max=4096),
+                    io.Int.Input("height", default=64, min=1, max=4096),
+                    io.Int.Input("batch", default=1, min=1, max=64)],
+            outputs=[io.Mask.Output("mask")], is_experimental=True)
+
+    @classmethod
+    def execute(cls, value, width, height, batch):
+        import torch
+
+        m = torch.zeros(batch, height, width)
+        m[:, height // 4: height // 4 + max(1, height // 2), width // 4: width // 4 + max(1, width // 2)] = float(value)
+        return io.NodeOutput(m)
+
+
 class Ext(ComfyExtension):
     async def get_node_list(self):
-        return [TinyModel, Checksum]
+        return [TinyModel, Checksum, HostileMask]
 
 
 async def comfy_entrypoint():
