@@ -147,9 +147,10 @@ class InpaintCrop(io.ComfyNode):
         return io.NodeOutput(bchw_to_image(crop).to(torch.float32), cm[:, 0].to(torch.float32), info)
 
 
-def _from_this_crop(inp: torch.Tensor, src: cc.Fingerprint) -> torch.Tensor:
+def _from_this_crop(inp: torch.Tensor, src: cc.Fingerprint, check_pixels: bool = True) -> torch.Tensor:
     """``inp`` checked to be the decoded result of the crop ``src`` describes: its size (or a whole-number
-    scale of it, brought back to it) and its known pixels (:func:`samplers.crop.source_mismatch`)."""
+    scale of it, brought back to it) and, with ``check_pixels``, its known pixels
+    (:func:`samplers.crop.source_mismatch`)."""
     size, want = tuple(inp.shape[-2:]), (src.height, src.width)
     what = ("the decoded result of this Inpaint Crop's 'cropped image' (VAE Decode of the sampled crop; the "
             "full image or another image's crop cannot be stitched here)")
@@ -158,11 +159,12 @@ def _from_this_crop(inp: torch.Tensor, src: cc.Fingerprint) -> torch.Tensor:
             raise InputError("inpainted", f"is {size[1]}x{size[0]} (WxH) but Inpaint Crop cut a {want[1]}x{want[0]} "
                                           "crop", what + f", at {want[1]}x{want[0]} or a whole-number scale of it")
         inp = cc.resize(inp.float(), want, "bicubic")
-    bad = cc.source_mismatch(src, inp)
+    bad = cc.source_mismatch(src, inp) if check_pixels else []
     if bad:
         i, rms, corr = bad[0]
         raise InputError("inpainted", f"does not show the region Inpaint Crop cut out (item {i}: its known pixels "
-                                      f"differ by RMS {rms:.2f} with correlation {corr:.2f})", what)
+                                      f"differ by RMS {rms:.2f} with correlation {corr:.2f})",
+                         what + "; if the crop was regenerated as a whole on purpose, turn off 'check_source'")
     return inp
 
 
@@ -186,12 +188,17 @@ class InpaintStitch(io.ComfyNode):
                                        "margin)."),
                 io.Combo.Input("colour_match", options=["lab_mean_std", "none"], default="lab_mean_std",
                                tooltip="Match the crop's colour to the original on the known pixels before blending."),
+                io.Boolean.Input("check_source", default=True, optional=True,
+                                 tooltip="Refuse an image whose pixels around the hole do not match the crop (another "
+                                         "photo, or the crop of another Inpaint Crop). Turn off only when the crop was "
+                                         "regenerated as a whole on purpose (no noise mask), or with a VAE that does "
+                                         "not reproduce pixels (random test weights). The size is always checked."),
             ],
             outputs=[io.Image.Output("stitched", display_name="image", tooltip="The full-size result.")],
         )
 
     @classmethod
-    def execute(cls, stitch, inpainted, feather=8.0, colour_match="lab_mean_std") -> io.NodeOutput:
+    def execute(cls, stitch, inpainted, feather=8.0, colour_match="lab_mean_std", check_source=True) -> io.NodeOutput:
         node = "Inpaint Stitch"
         if not isinstance(stitch, StitchInfo):
             raise node_error(node, InputError("stitch", f"is a {type(stitch).__name__}", "the output of Inpaint Crop"))
@@ -204,7 +211,7 @@ class InpaintStitch(io.ComfyNode):
             orig = broadcast_batch(stitch.original, batch, "stitch (its image)", "'inpainted'")
             inp = broadcast_batch(inp, batch, "inpainted", "the cropped image")
             if stitch.source is not None:
-                inp = _from_this_crop(inp, stitch.source)
+                inp = _from_this_crop(inp, stitch.source, bool(check_source))
         except InputError as e:
             raise node_error(node, e) from None
         box = stitch.box

@@ -48,7 +48,8 @@ def for_tiny_models(ui: dict, template: str, models_dir: str) -> dict:
     (support/checkpoints.py: random weights, real layouts, ComfyUI's template file names) are placed in
     ``models_dir``; the T5-XXL text encoders (4.7 B parameters) are swapped for CLIPLoader with CLIP-L (SD3's
     own encoder subset; for Flux, its tiny file takes CLIP-L's width); the crop is 0.02 MP and the sampler
-    runs 4 steps. Everything else -- loaders, prompts, cfg, nodes, links -- is the template as shipped."""
+    runs 4 steps; Inpaint Stitch's source check is off (a random VAE's decode does not keep the crop's known
+    pixels, which the check looks for). Everything else -- loaders, prompts, cfg, nodes, links -- is the template as shipped."""
     import copy
 
     family = family_of(template)
@@ -70,4 +71,6 @@ def for_tiny_models(ui: dict, template: str, models_dir: str) -> dict:
             n["widgets_values"][2] = 4
         elif n["type"] == "BasicScheduler":
             n["widgets_values"][1] = 4
+        elif n["type"] == "PriorPaintInpaintStitch":  # random-weight VAEs do not reproduce the crop's pixels
+            n["widgets_values"] = n["widgets_values"][:2] + [False]
     return ui

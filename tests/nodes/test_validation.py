@@ -334,7 +334,12 @@ def test_stitch_refuses_the_full_image_and_another_images_crop():
                    "inpainted", "does not show the region Inpaint Crop cut out")
     flipped = _inpaint(crop.flip(1), cmask)  # the same photo's pixels, but not this crop's layout
     assert_refused(lambda: InpaintStitch.execute(info, flipped, 4.0, "none"), "Inpaint Stitch", "inpainted",
-                   "does not show the region")
+                   "turn off 'check_source'")
+    # a crop regenerated as a whole on purpose: the user turns the pixel check off; the size is still checked
+    out = InpaintStitch.execute(info, _inpaint(other, cmask), 4.0, "none", check_source=False).result[0]
+    assert out.shape == img.shape
+    assert_refused(lambda: InpaintStitch.execute(info, img, 4.0, "none", check_source=False), "Inpaint Stitch",
+                   "inpainted", "but Inpaint Crop cut a")
 
 
 def test_stitch_takes_a_decoded_graded_or_upscaled_result_of_its_crop():
