@@ -89,6 +89,10 @@ def run_ksampler(model, seed: int, steps: int, cfg: float, sampler_name: str, sc
     else:
         noise = torch.zeros(samples.size(), dtype=samples.dtype, layout=samples.layout, device="cpu")
     sigmas = ksampler_sigmas(model, steps, sampler_name, scheduler, denoise, start_step, last_step, force_full_denoise)
+    if not bool(torch.isfinite(sigmas).all()):  # e.g. ComfyUI's kl_optimal at 1 step divides by zero
+        raise node_error(node, InputError("scheduler", f"{scheduler!r} gives no valid schedule at {steps} step(s) "
+                                          f"(ComfyUI computes {[round(float(v), 4) for v in sigmas[:4]]})",
+                                          "more steps or another scheduler"))
     out = dict(latent)
     if len(sigmas) < 2:  # nothing to do (denoise 0, or start at/after the end): KSampler returns its input
         out["samples"] = samples

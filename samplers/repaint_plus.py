@@ -30,7 +30,7 @@ import torch
 from .ve import ancestral_step, inject_known
 
 KAPPA_MODES = ("1", "theory", "capped")
-STAND_IN_OVERSHOOT = 0.75  # a stand-in's largest prediction spread, in data spreads (docs/repaint-plus.md, "Few steps")
+STAND_IN_OVERSHOOT = 1.0  # a stand-in's largest prediction spread, in data spreads (docs/repaint-plus.md, "Few steps")
 SIGNAL_FREE = ("next", "midpoint", "skip")
 SOLVERS = ("krylov", "richardson")
 VARIANTS = ("A", "B")
