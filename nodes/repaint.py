@@ -24,12 +24,13 @@ MODES = {
 def sample_repaint_plus(model, x, sigmas, extra_args=None, callback=None, disable=None, base=None,
                         mode="repaint_plus_b", jump_length=1, resamples=1, kappa_mode="capped", kappa_cap=4.0,
                         sigma_data=1.0, window=(0.0, 1.0), eta=0.0, solver="krylov", warm_start=True,
-                        node="RePaint+ Sampler"):
+                        node="RePaint+ Sampler", **core_options):
     """RePaint+ inside **one** run of the base sampler over the schedule it was given: the base
     sampler's model is wrapped (:class:`nodes.sampling.TransformedModel`) so that every call does the
     injection and, at harmonising levels, the rounds of :class:`samplers.repaint_plus.RePaintPlusDenoiser`.
     Every sampler, scheduler and partial schedule keeps its own behaviour (state across steps, SDE
-    noise, cfg_pp hooks, predictor-corrector calls)."""
+    noise, cfg_pp hooks, predictor-corrector calls). ``core_options`` go to the core unchanged (studies:
+    ``stand_in_above``, ``stand_in_overshoot``)."""
     extra_args = dict(extra_args or {})
     if base is None:
         base = comfy.samplers.ksampler("euler_ancestral", {"eta": eta}) if eta > 0 else comfy.samplers.ksampler("euler")
@@ -38,7 +39,7 @@ def sample_repaint_plus(model, x, sigmas, extra_args=None, callback=None, disabl
                                      **base.extra_options)
     options = dict(variant="A" if mode == "repaint_plus_a" else "B", jump_length=jump_length, resamples=resamples,
                    kappa_mode=kappa_mode, kappa_cap=kappa_cap, sigma_data=sigma_data, window=window,
-                   solver=solver, warm_start=warm_start)
+                   solver=solver, warm_start=warm_start, **core_options)
     wrapped = TransformedModel(model, sigmas, extra_args, lambda _, xs, sigma: core(xs, sigma))
     core = rpp.RePaintPlusDenoiser(wrapped.denoise, wrapped.latent_image, wrapped.mask, wrapped.known_at,
                                    rng.noise_sampler(x, int(extra_args.get("seed") or 0), "repaint_plus/inject"),

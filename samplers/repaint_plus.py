@@ -30,7 +30,7 @@ import torch
 from .ve import ancestral_step, inject_known
 
 KAPPA_MODES = ("1", "theory", "capped")
-STAND_IN_OVERSHOOT = 1.0  # a stand-in's largest prediction spread, in data spreads (docs/repaint-plus.md, "Few steps")
+STAND_IN_SNR = 1.0  # a stand-in level's largest signal-to-noise c·σ_d/σ (docs/repaint-plus.md, "Few steps")
 SIGNAL_FREE = ("next", "midpoint", "skip")
 SOLVERS = ("krylov", "richardson")
 VARIANTS = ("A", "B")
@@ -158,7 +158,7 @@ class RePaintPlusDenoiser:
                  kappa_cap: float = 4.0, sigma_data: float = 1.0, window: tuple[float, float] = (0.0, 1.0),
                  signal: Callable[[float], tuple[float, float]] | None = None, warm_start: bool = False,
                  solver: str = "richardson", signal_free: str = "next", stand_in_above: float = 10.0,
-                 stand_in_overshoot: float = STAND_IN_OVERSHOOT):
+                 stand_in_snr: float = STAND_IN_SNR):
         if variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
         kappa(1.0, sigma_data, kappa_mode, kappa_cap)  # validates the mode
@@ -177,7 +177,7 @@ class RePaintPlusDenoiser:
         self.harmonise = {self.levels[i] for i in harmonising_levels(n, jump_length, window)}
         self.warm_start, self.solver, self.signal_free = warm_start, solver, signal_free
         self.ve_max = float(stand_in_above) * float(sigma_data)
-        self.overshoot_max = float(stand_in_overshoot)
+        self.snr_max = float(stand_in_snr)
         self._eps = None  # the known pixels' implied noise after the last harmonisation (warm start)
 
     def harmonises(self, s: float) -> bool:
@@ -189,20 +189,14 @@ class RePaintPlusDenoiser:
         c, s_ve = self.signal(v)
         return c > 0 and 0 < s_ve < float("inf") and self.harmonises(v)
 
-    def overshoot(self, s: float, t: float) -> float:
-        """How far the model's prediction at level ``t`` from a typical state of level ``s`` spreads, as a
-        fraction of the data's own spread, for Gaussian data of scale ``σ_d`` (``sigma_data``).
-
-        In the sampler's coordinates a state is ``x = c·x0 + v·ε`` (``v`` is the noise scale in VE and flow
-        coordinates alike), of per-coordinate scale ``τ(v) = √((c·σ_d)² + v²)``; the denoiser at ``t`` is
-        ``D_t(x) = c_t·σ_d²/τ(t)² · x``. Fed a state of level ``s`` its prediction has spread
-        ``c_t·σ_d²·τ(s)/τ(t)²``, i.e. ``c_t·σ_d·τ(s)/τ(t)²`` data spreads: small when ``t`` is as noisy as
-        ``s`` (the prediction is a blurred mean, as it should be there), above 1 when ``t`` is far cleaner
-        than ``s`` (pure noise read as an image: the prediction leaves the data's range)."""
-        sd = self.kappa_args[0]
+    def noise_dominated(self, t: float) -> bool:
+        """Whether noise dominates the signal at level ``t``: ``c_t·σ_d ≤ stand_in_snr · t`` in the sampler's
+        coordinates ``x = c·x0 + t·ε`` (``t`` is the noise scale in EPS and flow coordinates alike; ``σ_d`` is
+        ``sigma_data``). A stand-in answers for a signal-poor state (its known pixels' signal-to-noise below
+        1 %); the model reads such a state as it is only at a level where it expects mostly noise. At a
+        cleaner level it reads the noise as an image (docs/repaint-plus.md, "Few steps")."""
         c_t, _ = self.signal(t)
-        tau_s, tau_t = math.hypot(self.signal(s)[0] * sd, s), math.hypot(c_t * sd, t)
-        return c_t * sd * tau_s / tau_t**2
+        return c_t * self.kappa_args[0] <= self.snr_max * t
 
     def stand_in(self, s: float) -> float | None:
         """The level whose harmonised prediction a call at level ``s`` returns instead of its own, or None.
@@ -212,15 +206,15 @@ class RePaintPlusDenoiser:
         bound; ``"midpoint"``: at the signal-free level only, halfway to the next level. None when ``s`` does
         not harmonise, when no later level fits (a one-step schedule to σ = 0 keeps the plain prediction), for
         ``"skip"``, and for variant A, whose κ-rescaled prediction taken at another level does not fit the
-        sampler's step. Nor when the prediction at the stand-in level from this state would spread wider
-        than ``stand_in_overshoot`` data spreads (:meth:`overshoot`: a few-step schedule whose next usable
-        level is far cleaner, so the model would read the noise as an image); the call then harmonises at its
-        own level (the plain prediction where ``c = 0``), as with ``"skip"``."""
+        sampler's step. Nor when noise does not dominate at the stand-in level (:meth:`noise_dominated`: a
+        few-step schedule whose next usable level is far cleaner, where the model would read this state's
+        noise as an image); the call then harmonises at its own level (the plain prediction where ``c = 0``),
+        as with ``"skip"``."""
         at = self._candidate(s)
-        return at if at is None or self.overshoot(s, at) <= self.overshoot_max else None
+        return at if at is None or self.noise_dominated(at) else None
 
     def _candidate(self, s: float) -> float | None:
-        """:meth:`stand_in` before the :meth:`overshoot` test."""
+        """:meth:`stand_in` before the :meth:`noise_dominated` test."""
         if self.signal_free == "skip" or self.variant != "B" or not self.harmonises(s):
             return None
         c, s_ve = self.signal(s)

@@ -1,7 +1,7 @@
 """Few-step models (Turbo, Lightning, LCM, Hyper, schnell run 1–4 steps): every preset keeps the hole in the
 latent's range with every scheduler ComfyUI lists, on EPS, V and flow models. A 2-step karras schedule on
 the demo model used to take the balanced preset's hole to 47 (latents live in [−1, 1]): the signal-poor first
-level stood in for a level 500× cleaner (docs/repaint-plus.md, "Few steps")."""
+level stood in for a level where the model reads noise as an image (docs/repaint-plus.md, "Few steps")."""
 import pytest
 import torch
 
@@ -34,8 +34,8 @@ def test_every_preset_keeps_the_hole_in_range_at_1_to_4_steps_with_every_schedul
                     continue
                 assert torch.isfinite(out).all()
                 worst[(scheduler, steps, method)] = float(out[hole.expand_as(out)].abs().max())
-    bad = {k: round(v, 2) for k, v in worst.items() if v > 1.25}
-    assert not bad, f"holes out of the latent's range [-1, 1] (max |x| > 1.25): {bad}"
+    bad = {k: round(v, 2) for k, v in worst.items() if v > 1.5}
+    assert not bad, f"saturated holes (latents live in [-1, 1]; max |x| > 1.5): {bad}"
 
 
 def _denoiser(sigmas, flow, jump_length=1):
@@ -43,15 +43,15 @@ def _denoiser(sigmas, flow, jump_length=1):
     return rpp.RePaintPlusDenoiser(None, None, None, None, None, sigmas, jump_length=jump_length, signal=sig)
 
 
-def test_the_stand_in_bridges_only_levels_whose_prediction_stays_within_the_data():
-    # EPS (σ_d = 1): level 14.6 may stand in at t only where 14.6 ≤ 1 + t², i.e. t ≥ 3.68
+def test_the_stand_in_answers_only_at_levels_where_noise_dominates():
+    # EPS (σ_d = 1): level 14.6 may stand in at t only where t ≥ 1 (signal-to-noise 1/t at most 1)
     d = _denoiser([14.6, 9.0, 0.0], flow=False)
-    assert d.stand_in(14.6) == 9.0 and d.overshoot(14.6, 9.0) < 1
-    d = _denoiser([14.6, 3.0, 0.0], flow=False)
-    assert d.overshoot(14.6, 3.0) > 1 and d.stand_in(14.6) is None
-    d = _denoiser([14.6, 0.029, 0.0], flow=False)  # a 2-step karras schedule
-    assert d.stand_in(14.6) is None
-    # flow (σ = 1 is pure noise): the next level may stand in only where it is at least half noise, t ≥ 0.5
+    assert d.stand_in(14.6) == 9.0
+    d = _denoiser([14.6, 1.5, 0.0], flow=False)  # 3 karras steps: still mostly noise at 1.5
+    assert d.stand_in(14.6) == 1.5
+    for t in (0.447, 0.029):  # 4 karras steps taken every second level; 2 karras steps
+        assert _denoiser([14.6, t, 0.0], flow=False).stand_in(14.6) is None
+    # flow (σ = 1 is pure noise): the next level may stand in only where (1 − t) ≤ t, i.e. t ≥ 0.5
     for t, ok in ((0.9, True), (0.6, True), (0.45, False), (0.003, False)):
         assert (_denoiser([1.0, t, 0.0], flow=True).stand_in(1.0) == t) is ok, t
     # at the step counts the presets are measured at (20 and 40, every scheduler, EPS and flow) every stand-in

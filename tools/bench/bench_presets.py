@@ -84,7 +84,8 @@ def presets_on_demo(steps: int, size: int, seed: int, with_lanpaint: bool, sampl
                 per[name].append({"nfe": counted.nfe(2)[0], "wall_s": wall,
                                   "harmony": float(M.harmony_kl(x, mask).mean()),
                                   "seam": float(M.seam_score(x, mask).mean()),
-                                  "psnr": float(M.masked_psnr(x, gt, mask).mean())})
+                                  "psnr": float(M.masked_psnr(x, gt, mask).mean()),
+                                  "hole_max": float((out.float().abs() * (mask > 0.5)).amax())})
                 r = per[name][-1]
                 print(f"  {iname[:16]:16s} {kind:6s} {name:9s} nfe {r['nfe']:4.0f} kl {r['harmony']:.3f} "
                       f"seam {r['seam']:.3f} psnr {r['psnr']:.2f} {wall:.2f}s", flush=True)
