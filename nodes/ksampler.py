@@ -35,7 +35,9 @@ METHOD_TOOLTIP = ("Inpainting method (model calls per step with a first-order sa
                   "samplers pay them per call): " + "; ".join(f"{k}: {p.label}, {p.calls_per_step} calls/step"
                                                            for k, p in PRESETS.items())
                   + ". balanced is recommended; for more quality raise steps rather than rounds (a second round per "
-                  "step measured less harmonious). Measured side by side by `make bench-presets` (docs/benchmarks.md).")
+                  "step measured less harmonious). Every method works from 1 step (Turbo, Lightning, LCM): at very "
+                  "few steps the first, nearly pure-noise step is harmonised at its own level (docs/repaint-plus.md, "
+                  "'Few steps'). Measured side by side by `make bench-presets` (docs/benchmarks.md).")
 
 
 def preset_sampler(method: str, sampler_name: str, node: str = "Inpaint KSampler") -> comfy.samplers.KSAMPLER:
