@@ -537,7 +537,7 @@ class TrainAIDGuidance(io.ComfyNode):
             comfy.model_management.load_models_gpu([model])
             core.train(denoise, actor, critic, tp, batches(), iterations, cfg, g, start=start, opt_state=opt_state,
                        on_iteration=on_iteration)
-            if not all(bool(torch.isfinite(p).all()) for p in actor.parameters()):
+            if not core.weights_finite(actor):
                 _diverged("the module's weights are not finite after the last step", iterations - 1, state["good"])
             training = {"backbone": "comfyui-model", "iterations": iterations, "batch": batch, "crop": crop,
                         "steps": steps, "lr_actor": lr_actor, "lr_critic": lr_critic, "lam": lam, "beta": beta,

@@ -11,8 +11,8 @@ import comfy.model_management
 
 from ..samplers import composite as comp
 from ..samplers import crop as cc
-from ..samplers.masks import (InputError, whole_scale, bchw_to_image, broadcast_batch, check_finite, dilate,
-                              image_to_bchw, mask_for)
+from ..samplers.masks import (InputError, bchw_to_image, broadcast_batch, check_finite, dilate, image_to_bchw,
+                              mask_for, whole_scale)
 from .common import CATEGORY, node_error, schema
 
 Stitch = io.Custom("PRIORPAINT_STITCH")

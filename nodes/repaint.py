@@ -30,7 +30,7 @@ def sample_repaint_plus(model, x, sigmas, extra_args=None, callback=None, disabl
     injection and, at harmonising levels, the rounds of :class:`samplers.repaint_plus.RePaintPlusDenoiser`.
     Every sampler, scheduler and partial schedule keeps its own behaviour (state across steps, SDE
     noise, cfg_pp hooks, predictor-corrector calls). ``core_options`` go to the core unchanged (studies:
-    ``stand_in_above``, ``stand_in_overshoot``)."""
+    ``stand_in_above``, ``stand_in_snr``)."""
     extra_args = dict(extra_args or {})
     if base is None:
         base = comfy.samplers.ksampler("euler_ancestral", {"eta": eta}) if eta > 0 else comfy.samplers.ksampler("euler")

@@ -23,7 +23,7 @@ from ..samplers import vipaint as core
 from ..samplers.masks import InputError, check_finite, fit_spatial, image_to_bchw, resize_mask, vae_crop
 from .common import ADVANCED, CATEGORY, node_error, readout, send_ui_message, schema
 from .sampling import VEView, autograd_unsupported, make_ksampler
-from .validate import latent_hole, sampling_inputs
+from .validate import check_cfg, check_latent, latent_hole
 
 NODE = "VIPaint"
 
@@ -228,7 +228,8 @@ class VIPaint(io.ComfyNode):
                 check_finite(img, "image")
         except InputError as e:
             raise node_error(NODE, e) from None
-        sampling_inputs(model, latent_image, NODE, cfg)
+        check_cfg(cfg, NODE)
+        check_latent(model, x, NODE)  # the noise mask (or the MASK input that replaces it) is checked just below
         hole = latent_hole(latent_image, mask, NODE, "latent_image")
         if not bool((hole > 0).any()):
             raise node_error(NODE, InputError("mask", "is empty", "a region to inpaint (mask > 0)"))

@@ -523,6 +523,11 @@ def train(denoise: Denoiser, actor: GuidanceNet, critic: CriticNet, tp: TimePara
     return {"actor": opt_a.state_dict(), "critic": opt_c.state_dict()}
 
 
+def weights_finite(*modules: nn.Module) -> bool:
+    """Whether every parameter of ``modules`` is finite."""
+    return all(bool(torch.isfinite(p).all()) for m in modules for p in m.parameters())
+
+
 class DivergenceWatch:
     """Tells when actor–critic training has diverged, from the statistics of each iteration.
 
@@ -539,9 +544,8 @@ class DivergenceWatch:
         psi, running = float(stats["psi"]), float(stats.get("running", 0.0))
         if not (math.isfinite(psi) and math.isfinite(running)):
             return f"the cost is not finite (Ψ {psi:.4g}, running {running:.4g})"
-        for m in modules:
-            if not all(bool(torch.isfinite(p).all()) for p in m.parameters()):
-                return "the module's weights are not finite"
+        if not weights_finite(*modules):
+            return "the module's weights are not finite"
         if self.start is None:
             self.start = psi
             return None
