@@ -131,27 +131,89 @@ DCE_GRAPH = {"last_node_id": 2, "last_link_id": 2, "groups": [], "config": {}, "
              "links": [[1, 1, 0, 2, 0, "IMAGE"], [2, 1, 1, 2, 1, "MASK"]]}
 
 
-def test_readouts_are_standard_outputs_that_survive_cached_reruns_and_work_inside_subgraphs(server, browser):
-    """DCE Check's score shows in its read-out box and its heat map as the node's preview image; a cached rerun
-    replays both; inside a subgraph (execution id "<subgraph>:<node>") the read-out reaches the inner node."""
+SHOWN_READOUT = """
+// the text a person sees in the node's read-out box: the textarea on the page (both frontends draw one)
+const n = app.graph._nodes.find(n => n.type === arguments[0]);
+if (!n) return null;
+const vue = document.querySelector(`[data-node-id="${n.id}"]`);
+if (vue) { const t = vue.querySelector('textarea'); if (t) return t.value; }
+const w = (n.widgets || []).find(w => w.name === 'priorpaint_readout');
+return w ? (w.element ? w.element.value : w.value) : null;
+"""
+
+
+def _ran(entry):
+    """The node ids a finished prompt executed: all of its nodes less the ones ComfyUI reported cached."""
+    cached = set()
+    for kind, data in entry["status"].get("messages", []):
+        if kind == "execution_cached":
+            cached |= {str(n) for n in data.get("nodes", [])}
+    return set(entry["prompt"][2]) - cached
+
+
+def _latest_text(entry, node_id):
+    return entry["outputs"][node_id]["text"][0]
+
+
+def _wait_shown(browser, node_type, text, timeout=30):
+    """Wait until the node's read-out box on the page shows exactly ``text``."""
+    return _wait_for(browser, f"const shown = (() => {{ {SHOWN_READOUT} }})(); return shown === arguments[1];",
+                     node_type, text, timeout=timeout)
+
+
+def test_readouts_cost_nothing_and_show_the_newest_value(server, browser):
+    """A read-out never enters the prompt: an unchanged rerun executes no node (server's execution events), a
+    changed widget re-runs only the nodes after it; the box shows the newest text after a change, a workflow
+    tab switch and a page reload; nothing of it is in the saved workflow's widget values."""
     browser.execute_async_script(
         "const done = arguments[arguments.length - 1];"
         "app.loadGraphData(arguments[0]).then(() => done(true), (e) => done(String(e)));", DCE_GRAPH)
-    entry = _queue_and_wait(server, browser)
-    assert entry["status"]["status_str"] == "success", entry["status"]
-    ui = entry["outputs"]["2"]
-    assert ui["text"] and "KL (harmony)" in ui["text"][0] and ui["images"], ui
-    assert "KL (harmony)" in (_wait_for(browser, READOUT, "PriorPaintDCECheck") or "")
-    images = "const n = app.graph._nodes.find(n => n.type === 'PriorPaintDCECheck'); " \
-             "const o = (app.nodeOutputs || {})[String(n.id)]; return !!((n.imgs && n.imgs.length) || (o && o.images));"
-    assert _wait_for(browser, images), "the heat map preview is not on the node"
-    # a cached rerun (nothing changed): the server replays the UI output, the read-out comes back
+    first = _queue_and_wait(server, browser)
+    assert first["status"]["status_str"] == "success", first["status"]
+    assert _ran(first) == {"1", "2"}
+    text1 = _latest_text(first, "2")
+    assert "KL (harmony)" in text1 and first["outputs"]["2"]["images"]
+    assert _wait_shown(browser, "PriorPaintDCECheck", text1), \
+        f"read-out shows {browser.execute_script(SHOWN_READOUT, 'PriorPaintDCECheck')!r}, not {text1!r}"
+    assert all("priorpaint_readout" not in node["inputs"] for node in first["prompt"][2].values())
+    # unchanged rerun: nothing executes (the read-out text on the node is not an input)
+    again = _queue_and_wait(server, browser)
+    assert again["status"]["status_str"] == "success"
+    assert _ran(again) == set(), f"an unchanged rerun executed {_ran(again)}"
+    assert _wait_shown(browser, "PriorPaintDCECheck", text1), "no read-out after a cached rerun"
+    # one widget changed on DCE Check: only it runs, and its box shows the new value
     browser.execute_script("const n = app.graph._nodes.find(n => n.type === 'PriorPaintDCECheck');"
-                           "n.widgets.find(w => w.name === 'priorpaint_readout').value = '';")
-    entry = _queue_and_wait(server, browser)
-    assert entry["status"]["status_str"] == "success"
-    assert "KL (harmony)" in (_wait_for(browser, READOUT, "PriorPaintDCECheck") or ""), "no read-out on a cached rerun"
-    # inside a subgraph
+                           "const w = n.widgets.find(w => w.name === 'bins'); w.value = 16; w.callback?.(16);")
+    changed = _queue_and_wait(server, browser)
+    assert changed["status"]["status_str"] == "success", changed["status"]
+    assert _ran(changed) == {"2"}, f"changing DCE Check's bins executed {_ran(changed)}"
+    text2 = _latest_text(changed, "2")
+    assert text2 != text1
+    assert _wait_shown(browser, "PriorPaintDCECheck", text2), \
+        f"after a change the read-out shows {browser.execute_script(SHOWN_READOUT, 'PriorPaintDCECheck')!r}"
+    saved = browser.execute_script("return app.graph.serialize()")
+    dce = next(n for n in saved["nodes"] if n["type"] == "PriorPaintDCECheck")
+    assert dce["widgets_values"] == [16, False], dce["widgets_values"]
+    # a workflow tab switch and back
+    browser.execute_async_script(
+        "const done = arguments[arguments.length - 1]; const c = app.extensionManager.command;"
+        "c.execute('Comfy.NewBlankWorkflow').then(() => c.execute('Workspace.PreviousOpenedWorkflow'))"
+        ".then(() => done(1), (e) => done(String(e)));")
+    assert _wait_shown(browser, "PriorPaintDCECheck", text2), \
+        f"after a tab switch the read-out shows {browser.execute_script(SHOWN_READOUT, 'PriorPaintDCECheck')!r}"
+    # a page reload: the frontend restores the open workflow, the box its last text
+    browser.refresh()
+    _wait_for(browser, "return !!(window.app && app.graph && app.graph._nodes.some(n => n.type === 'PriorPaintDCECheck'))",
+              timeout=120)
+    assert _wait_shown(browser, "PriorPaintDCECheck", text2), \
+        f"after a reload the read-out shows {browser.execute_script(SHOWN_READOUT, 'PriorPaintDCECheck')!r}"
+
+
+def test_readouts_work_inside_subgraphs(server, browser):
+    """Inside a subgraph (execution id "<subgraph>:<node>") the read-out reaches the inner node."""
+    browser.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "app.loadGraphData(arguments[0]).then(() => done(true), (e) => done(String(e)));", DCE_GRAPH)
     made = browser.execute_script(
         "const g = app.graph; if (!g.convertToSubgraph) return null;"
         "const n = g._nodes.find(n => n.type === 'PriorPaintDCECheck');"
