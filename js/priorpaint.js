@@ -29,12 +29,12 @@ export const READOUT_NODES = [
   "PriorPaintDCECheck",
   "PriorPaintHarmonizedSampler",
   "PriorPaintVIPaint",
-  "PriorPaintVIPaintAdvanced",
+  "PriorPaintVIPaintSimple",
   "PriorPaintLoadAIDGuidance",
   "PriorPaintTrainAIDGuidance",
-  "PriorPaintTrainAIDGuidanceAdvanced",
-  "PriorPaintInpaintKSampler",
-  "PriorPaintInpaintKSamplerAdvanced",
+  "PriorPaintTrainAIDGuidanceSimple",
+  "PriorPaintKSampler",
+  "PriorPaintKSamplerAdvanced",
 ];
 
 // The node an execution id names: "7" in the root graph, "12:5" inside subgraph node 12, and so on.

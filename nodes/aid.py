@@ -344,13 +344,165 @@ def latent_crops(latents: torch.Tensor, batch: int, crop: int, g: torch.Generato
     return torch.stack(out)
 
 
+def train_guidance(model, vae, images, name, mask_kind, iterations, batch, crop, steps, lr_actor, lr_critic, lam,
+                   beta, seed, resume, checkpoint_every, conditioning=None, harmony_weight=0.0, moment_weight=0.0,
+                   lowpass=1, context=False, td_lambda=0.0, sigma_floor=0.0, node_id=None,
+                   node: str = "Train AID Guidance"):
+    """Both Train AID Guidance nodes: check the inputs, train (resumable, interruptible, divergence-watched),
+    save the module. Returns ``(guidance, path, read-out text)``."""
+    import re
+    import time
+
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}", name) or ".." in name:
+        raise node_error(node, InputError("name", f"is {name!r}", "a plain file name (letters, digits, - _ .)"))
+    if batch % 2:
+        raise node_error(node, InputError("batch", f"is {batch}", "an even number (± exploration pairs)"))
+    if crop % lowpass:
+        raise node_error(node, InputError("lowpass", f"is {lowpass}, which does not divide crop {crop}",
+                                          "a divisor of 'crop'"))
+    if not torch.is_tensor(images) or not bool(torch.isfinite(images).all()):
+        raise node_error(node, InputError("images", "contains NaN or Inf values", "finite pixel values in [0, 1]"))
+    name = name[:-12] if name.endswith(".safetensors") else name
+    out_dir = os.path.join(folder_paths.models_dir, FOLDER)
+    ckpt_dir = os.path.join(folder_paths.get_output_directory(), "priorpaint_aid")
+    os.makedirs(out_dir, exist_ok=True)
+    os.makedirs(ckpt_dir, exist_ok=True)
+    ckpt = os.path.join(ckpt_dir, name + ".ckpt.safetensors")
+    with torch.inference_mode(False):
+        pixels = images.clone()
+        with torch.no_grad():
+            latents = vae.encode(pixels[..., :3])
+        if latents.ndim != 4:
+            raise node_error(node, InputError("vae", f"encodes the images to a video latent {tuple(latents.shape)}",
+                                              "an image VAE (the trainer learns a module for image latents)"))
+        latents = model.model.process_latent_in(latents.clone().float())
+        if min(latents.shape[-2:]) < crop:
+            raise node_error(node, InputError("crop", f"is {crop} but the encoded images are "
+                                                      f"{tuple(latents.shape[-2:])}", "crop ≤ the latent size"))
+        info = backbone_info(model)
+        tp = core.TimeParam(max(info["sigma_min"], 0.002), min(info["sigma_max"], 80.0))
+        ch = info["latent_channels"]
+        sd = 0.5 if ch == 3 else 1.0
+        with torch.random.fork_rng(devices=[]):  # seeded initial weights; ComfyUI's global RNG untouched
+            torch.manual_seed(seed)
+            actor = core.GuidanceNet(ch, sigma_data=sd, context=context, sigma_floor=sigma_floor)
+            critic = core.CriticNet(ch, sigma_data=sd, context=context)
+        g = torch.Generator().manual_seed(seed)
+        start, opt_state, log = 0, None, []
+        if resume and os.path.isfile(ckpt):
+            try:
+                start, opt_state, extra = core.load_checkpoint(ckpt, actor, critic, g, backbone=info)
+            except core.ModuleFormatError as e:
+                raise node_error(node, InputError("resume", f"the checkpoint {os.path.basename(ckpt)!r} {e}",
+                                                  "the same MODEL and network settings, or resume off (or "
+                                                  "another name) to start afresh")) from None
+            log = extra.get("log", [])
+        if harmony_weight > 0 and ch != 3:
+            raise node_error(node, InputError("harmony_weight", f"is {harmony_weight} for a {ch}-channel latent",
+                                              "0 (the harmony term needs a 3-channel pixel-space model)"))
+        cfg = core.AIDConfig(steps=steps, beta=beta, lam=lam, lr_actor=lr_actor, lr_critic=lr_critic,
+                             harmony_weight=harmony_weight, moment_weight=moment_weight,
+                             lowpass=lowpass, td_lambda=td_lambda)
+        denoise = ve_denoiser(model, conditioning)
+        comfy.model_management.load_models_gpu([model])
+        try:  # one forward call: a model that needs text conditioning says so here, not mid-training
+            probe = latent_crops(latents, 2, crop, torch.Generator().manual_seed(0))
+            denoise(probe.to(comfy.model_management.get_torch_device()), torch.full((2,), tp.sigma_max))
+        except Exception as e:
+            if conditioning is not None:
+                raise
+            raise node_error(node, InputError("conditioning", f"is not connected and this MODEL cannot run "
+                                              f"without it ({type(e).__name__}: {str(e)[:80]})",
+                                              "the conditioning the model is used with (CLIPTextEncode; an "
+                                              "empty prompt is fine)")) from None
+        pbar = comfy.utils.ProgressBar(iterations)
+        pbar.update_absolute(start, iterations)
+        t0 = time.time()
+
+        def batches():
+            while True:
+                yield latent_crops(latents, batch, crop, g), random_masks(mask_kind, batch, crop, crop, g)
+
+        watch = core.DivergenceWatch()
+        state = {"pending": None, "good": None}  # the weights before this iteration's step; the last proven
+
+        def on_iteration(it, stats, opt):
+            # stats measure the weights from before this iteration's step (``pending``): healthy stats prove
+            # them good; exploding ones mean training diverged: keep the last good state, save nothing else
+            problem = watch.check(stats, actor, critic)
+            if problem is not None:
+                _diverged(problem, it, state["good"])
+            state["good"] = state["pending"]
+            log.append(dict(stats, iteration=it))
+            done = it + 1
+            state["pending"] = _snapshot(done, opt)
+            pbar.update_absolute(done, iterations)
+            interrupted = comfy.model_management.processing_interrupted()
+            if done % checkpoint_every == 0 or done == iterations or interrupted:
+                core.save_checkpoint(ckpt, actor, critic, opt, done, g,
+                                     {"log": log, "net": actor.config, "backbone": info})
+            if done % 10 == 0 or done == iterations:
+                send_ui_message("status", {"text": f"AID {done}/{iterations}: Ψ {stats['psi']:.3f} "
+                                                   f"|δ| {stats['td']:.3f}", "curve": [r["psi"] for r in log]},
+                                node_id)
+            comfy.model_management.throw_exception_if_processing_interrupted()
+
+        def _snapshot(done, opt):
+            return (done, copy.deepcopy(actor.state_dict()), copy.deepcopy(critic.state_dict()),
+                    copy.deepcopy(opt), g.get_state(), len(log))
+
+        def _diverged(problem, it, good):
+            kept = "no checkpoint of this run was kept (it diverged at once)"
+            if good is not None:
+                done, a_sd, c_sd, opt, g_state, n_log = good
+                actor.load_state_dict(a_sd)
+                critic.load_state_dict(c_sd)
+                g.set_state(g_state)
+                core.save_checkpoint(ckpt, actor, critic, opt, done, g,
+                                     {"log": log[:n_log], "net": actor.config, "backbone": info})
+                kept = (f"the last good state (iteration {done}) is kept in "
+                        f"{os.path.relpath(ckpt, folder_paths.get_output_directory())} for resume")
+            send_ui_message("status", {"text": f"AID diverged at iteration {it + 1}: {problem}"}, node_id)
+            raise node_error(node, InputError(
+                "lr_actor", f"is {lr_actor:g} (lr_critic {lr_critic:g}), and training diverged at iteration "
+                            f"{it + 1}: {problem}; the module was not saved; {kept}",
+                "smaller learning rates (the default 0.001), then run again with resume on"))
+
+        comfy.model_management.load_models_gpu([model])
+        core.train(denoise, actor, critic, tp, batches(), iterations, cfg, g, start=start, opt_state=opt_state,
+                   on_iteration=on_iteration)
+        if not core.weights_finite(actor):
+            _diverged("the module's weights are not finite after the last step", iterations - 1, state["good"])
+        training = {"backbone": "comfyui-model", "iterations": iterations, "batch": batch, "crop": crop,
+                    "steps": steps, "lr_actor": lr_actor, "lr_critic": lr_critic, "lam": lam, "beta": beta,
+                    "seed": seed, "mask_kind": mask_kind, **cfg.terminal(), "context": context,
+                    "td_lambda": td_lambda, "sigma_floor": sigma_floor,
+                    "terminal_cost": core.terminal_cost_name(**cfg.terminal()),
+                    "minutes_this_run": round((time.time() - t0) / 60, 2)}
+        path = os.path.join(out_dir, name + ".safetensors")
+        core.save_module(path, actor, core.module_metadata(actor, info, tp, training))
+        g_out = load_guidance_file(path, name + ".safetensors")
+    return g_out, path, training_readout(iterations, start, log, path, g_out)
+
+
+def training_readout(iterations: int, start: int, log: list[dict], path: str, g_out) -> str:
+    """The read-out: how much the rollouts' cost fell, in words, then the module's details."""
+    text = f"trained {iterations} iterations" + (f" (resumed at {start})" if start else "")
+    if log:
+        first, last = log[0]["psi"], log[-1]["psi"]
+        change = f"{100 * (first - last) / first:.0f}% lower" if first > 0 else "unchanged"
+        text += (f": the fills' error to the training images is {change} than at the start (Ψ {first:.3f} → "
+                 f"{last:.3f}; lower is better)")
+    return text + f"\nsaved {os.path.basename(path)}\n" + g_out.summary()
+
+
 class TrainAIDGuidance(io.ComfyNode):
     @classmethod
     def define_schema(cls):
         return schema(
             node_id="PriorPaintTrainAIDGuidance",
-            search_aliases=['aid', 'train guidance', 'actor critic'],
-            display_name="Train AID Guidance",
+            search_aliases=['aid', 'train guidance', 'actor critic', 'train aid advanced'],
+            display_name="Train AID Guidance (Advanced)",
             category=f"{CATEGORY}/aid",
             description=("Trains an AID guidance module for this MODEL (actor–critic, the backbone frozen and only run "
                          "forward): random latent crops of 'images' with random masks, Euler rollouts whose steps are "
@@ -414,141 +566,57 @@ class TrainAIDGuidance(io.ComfyNode):
     def execute(cls, model, vae, images, name, mask_kind, iterations, batch, crop, steps, lr_actor, lr_critic, lam,
                 beta, seed, resume, checkpoint_every, conditioning=None, harmony_weight=0.0,
                 moment_weight=0.0, lowpass=1, context=False, td_lambda=0.0, sigma_floor=0.0) -> io.NodeOutput:
-        import re
-        import time
+        g_out, path, text = train_guidance(
+            model, vae, images, name, mask_kind, iterations, batch, crop, steps, lr_actor, lr_critic, lam, beta,
+            seed, resume, checkpoint_every, conditioning, harmony_weight, moment_weight, lowpass, context, td_lambda,
+            sigma_floor, getattr(cls.hidden, "unique_id", None) if cls.hidden is not None else None,
+            node="Train AID Guidance (Advanced)")
+        return io.NodeOutput(g_out, path, ui=readout(text))
 
-        node = "Train AID Guidance"
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}", name) or ".." in name:
-            raise node_error(node, InputError("name", f"is {name!r}", "a plain file name (letters, digits, - _ .)"))
-        if batch % 2:
-            raise node_error(node, InputError("batch", f"is {batch}", "an even number (± exploration pairs)"))
-        if crop % lowpass:
-            raise node_error(node, InputError("lowpass", f"is {lowpass}, which does not divide crop {crop}",
-                                              "a divisor of 'crop'"))
-        if not torch.is_tensor(images) or not bool(torch.isfinite(images).all()):
-            raise node_error(node, InputError("images", "contains NaN or Inf values", "finite pixel values in [0, 1]"))
-        name = name[:-12] if name.endswith(".safetensors") else name
-        out_dir = os.path.join(folder_paths.models_dir, FOLDER)
-        ckpt_dir = os.path.join(folder_paths.get_output_directory(), "priorpaint_aid")
-        os.makedirs(out_dir, exist_ok=True)
-        os.makedirs(ckpt_dir, exist_ok=True)
-        ckpt = os.path.join(ckpt_dir, name + ".ckpt.safetensors")
-        node_id = getattr(cls.hidden, "unique_id", None) if cls.hidden is not None else None
-        with torch.inference_mode(False):
-            pixels = images.clone()
-            with torch.no_grad():
-                latents = vae.encode(pixels[..., :3])
-            if latents.ndim != 4:
-                raise node_error(node, InputError("vae", f"encodes the images to a video latent {tuple(latents.shape)}",
-                                                  "an image VAE (the trainer learns a module for image latents)"))
-            latents = model.model.process_latent_in(latents.clone().float())
-            if min(latents.shape[-2:]) < crop:
-                raise node_error(node, InputError("crop", f"is {crop} but the encoded images are "
-                                                          f"{tuple(latents.shape[-2:])}", "crop ≤ the latent size"))
-            info = backbone_info(model)
-            tp = core.TimeParam(max(info["sigma_min"], 0.002), min(info["sigma_max"], 80.0))
-            ch = info["latent_channels"]
-            sd = 0.5 if ch == 3 else 1.0
-            with torch.random.fork_rng(devices=[]):  # seeded initial weights; ComfyUI's global RNG untouched
-                torch.manual_seed(seed)
-                actor = core.GuidanceNet(ch, sigma_data=sd, context=context, sigma_floor=sigma_floor)
-                critic = core.CriticNet(ch, sigma_data=sd, context=context)
-            g = torch.Generator().manual_seed(seed)
-            start, opt_state, log = 0, None, []
-            if resume and os.path.isfile(ckpt):
-                try:
-                    start, opt_state, extra = core.load_checkpoint(ckpt, actor, critic, g, backbone=info)
-                except core.ModuleFormatError as e:
-                    raise node_error(node, InputError("resume", f"the checkpoint {os.path.basename(ckpt)!r} {e}",
-                                                      "the same MODEL and network settings, or resume off (or "
-                                                      "another name) to start afresh")) from None
-                log = extra.get("log", [])
-            if harmony_weight > 0 and ch != 3:
-                raise node_error(node, InputError("harmony_weight", f"is {harmony_weight} for a {ch}-channel latent",
-                                                  "0 (the harmony term needs a 3-channel pixel-space model)"))
-            cfg = core.AIDConfig(steps=steps, beta=beta, lam=lam, lr_actor=lr_actor, lr_critic=lr_critic,
-                                 harmony_weight=harmony_weight, moment_weight=moment_weight,
-                                 lowpass=lowpass, td_lambda=td_lambda)
-            denoise = ve_denoiser(model, conditioning)
-            comfy.model_management.load_models_gpu([model])
-            try:  # one forward call: a model that needs text conditioning says so here, not mid-training
-                probe = latent_crops(latents, 2, crop, torch.Generator().manual_seed(0))
-                denoise(probe.to(comfy.model_management.get_torch_device()), torch.full((2,), tp.sigma_max))
-            except Exception as e:
-                if conditioning is not None:
-                    raise
-                raise node_error(node, InputError("conditioning", f"is not connected and this MODEL cannot run "
-                                                  f"without it ({type(e).__name__}: {str(e)[:80]})",
-                                                  "the conditioning the model is used with (CLIPTextEncode; an "
-                                                  "empty prompt is fine)")) from None
-            pbar = comfy.utils.ProgressBar(iterations)
-            pbar.update_absolute(start, iterations)
-            t0 = time.time()
 
-            def batches():
-                while True:
-                    yield latent_crops(latents, batch, crop, g), random_masks(mask_kind, batch, crop, crop, g)
+class TrainAIDGuidanceSimple(io.ComfyNode):
+    """The choices an artist makes; the rest at Train AID Guidance (Advanced)'s defaults."""
 
-            watch = core.DivergenceWatch()
-            state = {"pending": None, "good": None}  # the weights before this iteration's step; the last proven
+    @classmethod
+    def define_schema(cls):
+        return schema(
+            node_id="PriorPaintTrainAIDGuidanceSimple",
+            search_aliases=['aid', 'train guidance', 'train aid'],
+            display_name="Train AID Guidance",
+            category=f"{CATEGORY}/aid",
+            description=("Teaches a small guidance module how this MODEL should fill holes in pictures like "
+                         "'images' (your style, your subject), so Apply AID Guidance can steer every later inpaint. "
+                         "The model itself is not changed. Saves models/inpaint_guidance/<name>.safetensors; "
+                         "stop at any time and run again to continue. Long: 600 iterations took 25 min on 2 CPU cores "
+                         "for the small demo model, and each iteration runs the model 8 × 48 times, so large models "
+                         "take far longer (docs/aid.md). Train AID Guidance (Advanced) has every setting."),
+            inputs=[
+                io.Model.Input("model", tooltip="The model the module is for (it only works with this model)."),
+                io.Vae.Input("vae", tooltip="The model's VAE, to read the training images."),
+                io.Image.Input("images", tooltip="Pictures like the ones you will inpaint (any size, more is better)."),
+                io.String.Input("name", default="my-aid-guidance",
+                                tooltip="File name of the module (letters, digits, - _ .)."),
+                io.Combo.Input("mask_kind", options=["mixed", "wide", "half", "expand", "box"], default="mixed",
+                               tooltip="The holes it practises on: brush strokes (wide), half the picture, "
+                                       "outpainting (expand), boxes, or a mix of all (mixed, recommended)."),
+                io.Int.Input("iterations", default=600, min=1, max=1_000_000,
+                             tooltip="How long to train: more is better up to a point (600 is a good start)."),
+                io.Int.Input("seed", default=0, min=0, max=0xFFFFFFFFFFFFFFFF, tooltip="Seed of the whole run."),
+                io.Boolean.Input("resume", default=True,
+                                 tooltip="Continue from where this name's last run stopped, if it did."),
+                io.Conditioning.Input("conditioning", optional=True,
+                                      tooltip="A prompt the model needs to run (models such as Flux); an empty "
+                                              "prompt is fine."),
+            ],
+            outputs=[io.Custom("PRIORPAINT_AID").Output("GUIDANCE", display_name="guidance", tooltip="The trained module."),
+                     io.String.Output("path", display_name="saved to", tooltip="Where the module was saved.")],
+            hidden=[io.Hidden.unique_id],
+            is_output_node=True,
+        )
 
-            def on_iteration(it, stats, opt):
-                # stats measure the weights from before this iteration's step (``pending``): healthy stats prove
-                # them good; exploding ones mean training diverged: keep the last good state, save nothing else
-                problem = watch.check(stats, actor, critic)
-                if problem is not None:
-                    _diverged(problem, it, state["good"])
-                state["good"] = state["pending"]
-                log.append(dict(stats, iteration=it))
-                done = it + 1
-                state["pending"] = _snapshot(done, opt)
-                pbar.update_absolute(done, iterations)
-                interrupted = comfy.model_management.processing_interrupted()
-                if done % checkpoint_every == 0 or done == iterations or interrupted:
-                    core.save_checkpoint(ckpt, actor, critic, opt, done, g,
-                                         {"log": log, "net": actor.config, "backbone": info})
-                if done % 10 == 0 or done == iterations:
-                    send_ui_message("status", {"text": f"AID {done}/{iterations}: Ψ {stats['psi']:.3f} "
-                                                       f"|δ| {stats['td']:.3f}", "curve": [r["psi"] for r in log]},
-                                    node_id)
-                comfy.model_management.throw_exception_if_processing_interrupted()
-
-            def _snapshot(done, opt):
-                return (done, copy.deepcopy(actor.state_dict()), copy.deepcopy(critic.state_dict()),
-                        copy.deepcopy(opt), g.get_state(), len(log))
-
-            def _diverged(problem, it, good):
-                kept = "no checkpoint of this run was kept (it diverged at once)"
-                if good is not None:
-                    done, a_sd, c_sd, opt, g_state, n_log = good
-                    actor.load_state_dict(a_sd)
-                    critic.load_state_dict(c_sd)
-                    g.set_state(g_state)
-                    core.save_checkpoint(ckpt, actor, critic, opt, done, g,
-                                         {"log": log[:n_log], "net": actor.config, "backbone": info})
-                    kept = (f"the last good state (iteration {done}) is kept in "
-                            f"{os.path.relpath(ckpt, folder_paths.get_output_directory())} for resume")
-                send_ui_message("status", {"text": f"AID diverged at iteration {it + 1}: {problem}"}, node_id)
-                raise node_error(node, InputError(
-                    "lr_actor", f"is {lr_actor:g} (lr_critic {lr_critic:g}), and training diverged at iteration "
-                                f"{it + 1}: {problem}; the module was not saved; {kept}",
-                    "smaller learning rates (the default 0.001), then run again with resume on"))
-
-            comfy.model_management.load_models_gpu([model])
-            core.train(denoise, actor, critic, tp, batches(), iterations, cfg, g, start=start, opt_state=opt_state,
-                       on_iteration=on_iteration)
-            if not core.weights_finite(actor):
-                _diverged("the module's weights are not finite after the last step", iterations - 1, state["good"])
-            training = {"backbone": "comfyui-model", "iterations": iterations, "batch": batch, "crop": crop,
-                        "steps": steps, "lr_actor": lr_actor, "lr_critic": lr_critic, "lam": lam, "beta": beta,
-                        "seed": seed, "mask_kind": mask_kind, **cfg.terminal(), "context": context,
-                        "td_lambda": td_lambda, "sigma_floor": sigma_floor,
-                        "terminal_cost": core.terminal_cost_name(**cfg.terminal()),
-                        "minutes_this_run": round((time.time() - t0) / 60, 2)}
-            path = os.path.join(out_dir, name + ".safetensors")
-            core.save_module(path, actor, core.module_metadata(actor, info, tp, training))
-            g_out = load_guidance_file(path, name + ".safetensors")
-        text = (f"trained {iterations} iterations" + (f" (resumed at {start})" if start else "") +
-                (f"; Ψ {log[0]['psi']:.3f} → {log[-1]['psi']:.3f}" if log else "") + f"\nsaved {os.path.basename(path)}\n"
-                + g_out.summary())
+    @classmethod
+    def execute(cls, model, vae, images, name, mask_kind, iterations, seed, resume, conditioning=None) -> io.NodeOutput:
+        g_out, path, text = train_guidance(
+            model, vae, images, name, mask_kind, iterations, 48, 32, 8, 1e-3, 1e-3, 0.1, 1.0, seed, resume, 50,
+            conditioning, node_id=getattr(cls.hidden, "unique_id", None) if cls.hidden is not None else None)
         return io.NodeOutput(g_out, path, ui=readout(text))

@@ -19,7 +19,7 @@ import latent_preview
 
 from ..samplers.presets import PRESETS
 from ..samplers.masks import InputError
-from .common import CATEGORY, node_error, schema
+from .common import CATEGORY, log, node_error, readout, schema
 from .repaint import repaint_sampler
 from .validate import sampling_inputs
 
@@ -99,11 +99,33 @@ def run_ksampler(model, seed: int, steps: int, cfg: float, sampler_name: str, sc
     if len(sigmas) < 2:  # nothing to do (denoise 0, or start at/after the end): KSampler returns its input
         out["samples"] = samples
         return out
+    if noise_mask is None:  # a plain KSampler run: say so on the node, not only in the log
+        log.warning("%s: %s", node, NO_MASK)
     callback = latent_preview.prepare_callback(model, len(sigmas) - 1)
     out["samples"] = comfy.sample.sample_custom(model, noise, cfg, sampler, sigmas, positive, negative, samples,
                                                 noise_mask=noise_mask, callback=callback,
                                                 disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED, seed=seed)
     return out
+
+
+NO_MASK = ("no noise mask on 'latent_image', so this ran as a plain KSampler and regenerated the whole "
+           "image. To inpaint, give the latent a mask: VAE Encode (for Inpainting), Set Latent Noise Mask, or "
+           "PriorPaint's Inpaint Encode.")
+
+
+def ksampler_readout(latent: dict, method: str, steps: int) -> dict:
+    """What the node shows after a run: the method and the share of the latent it inpainted, or a warning
+    where there was nothing to inpaint (no mask, or an all-zero mask)."""
+    mask = latent.get("noise_mask") if isinstance(latent, dict) else None
+    if mask is None:
+        return readout("⚠ " + NO_MASK[0].upper() + NO_MASK[1:])
+    share = float(torch.as_tensor(mask, dtype=torch.float32).mean())
+    if share == 0.0:
+        return readout("⚠ The noise mask is all 0: nothing was inpainted (the latent came back unchanged). "
+                       "Paint the area to change white (1) in the mask.")
+    calls = PRESETS[method].evaluations(steps)
+    return readout(f"{method}, {steps} steps ({calls} model calls with a first-order sampler such as euler): "
+                   f"inpainted {100 * share:.0f}% of the image")
 
 
 def _common_inputs():
@@ -151,7 +173,8 @@ class PriorPaintKSampler(io.ComfyNode):
     def execute(cls, model, seed, steps, cfg, sampler_name, scheduler, positive, negative, latent_image, denoise,
                 method) -> io.NodeOutput:
         return io.NodeOutput(run_ksampler(model, seed, steps, cfg, sampler_name, scheduler, positive, negative,
-                                          latent_image, method, denoise=denoise))
+                                          latent_image, method, denoise=denoise),
+                             ui=ksampler_readout(latent_image, method, steps))
 
 
 class PriorPaintKSamplerAdvanced(io.ComfyNode):
@@ -186,4 +209,5 @@ class PriorPaintKSamplerAdvanced(io.ComfyNode):
         return io.NodeOutput(run_ksampler(
             model, noise_seed, steps, cfg, sampler_name, scheduler, positive, negative, latent_image, method,
             add_noise=add_noise == "enable", start_step=start_at_step, last_step=end_at_step,
-            force_full_denoise=return_with_leftover_noise != "enable", node="Inpaint KSampler (Advanced)"))
+            force_full_denoise=return_with_leftover_noise != "enable", node="Inpaint KSampler (Advanced)"),
+            ui=ksampler_readout(latent_image, method, steps))

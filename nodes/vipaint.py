@@ -137,13 +137,112 @@ def vipaint_sampler(**options) -> comfy.samplers.KSAMPLER:
     return make_ksampler(sample_vipaint_k, "vipaint", **options)
 
 
+def run_vipaint(model, positive, negative, latent_image, seed, cfg, t_e, t_s, keypoints, iterations, lr_mean,
+                lr_logvar, lr_gamma, prior_weight, hier_weight, recon_weight, dps_steps, dps_scale, samples,
+                vae=None, image=None, mask=None, node_id=None, node: str = NODE) -> tuple[dict, str]:
+    """Both VIPaint nodes: check every input, then fit and sample through ``comfy.sample.sample_custom``.
+    Returns the output LATENT and the read-out text."""
+    x = latent_image["samples"]
+    try:
+        if x.ndim == 5:
+            raise InputError("latent_image", f"is a video LATENT {tuple(x.shape)}; VIPaint optimises one image "
+                                             "posterior through the VAE and does not take video",
+                             "an image LATENT [B, C, H, W] (for video use RePaint+, Harmonized or AID)")
+        if x.ndim != 4:
+            raise InputError("latent_image", f"has shape {tuple(x.shape)}", "an image LATENT [B, C, H, W]")
+        check_finite(x, "latent_image")
+        if t_s >= t_e and keypoints > 1:
+            raise InputError("t_s", f"is {t_s} but t_e is {t_e}", "t_s < t_e when keypoints > 1")
+        img = None
+        if image is not None:
+            img = image_to_bchw(image, "image")
+            check_finite(img, "image")
+    except InputError as e:
+        raise node_error(node, e) from None
+    check_cfg(cfg, node)
+    check_latent(model, x, node)  # the noise mask (or the MASK input that replaces it) is checked just below
+    hole = latent_hole(latent_image, mask, node, "latent_image")
+    if not bool((hole > 0).any()):
+        raise node_error(node, InputError("mask", "is empty", "a region to inpaint (mask > 0)"))
+    if bool((hole >= 1).all()):
+        raise node_error(node, InputError("mask", "covers the whole image", "some known pixels to fit to"))
+    pixel_mask = mask if mask is not None else latent_image.get("noise_mask")
+    pixel_mask = pixel_mask.reshape(-1, 1, *pixel_mask.shape[-2:]).float()
+    if img is not None:
+        if img.shape[0] not in (1, x.shape[0]):
+            raise node_error(node, InputError("image", f"has batch {img.shape[0]}", f"1 or {x.shape[0]}"))
+        if vae is None:
+            raise node_error(node, InputError("image", "is connected without a 'vae'",
+                                              "a VAE too (the reconstruction is measured on decoded pixels)"))
+        r = vae.spacial_compression_decode()
+        want = (x.shape[-2] * r, x.shape[-1] * r) if isinstance(r, int) else None
+        if want is not None and tuple(img.shape[-2:]) != want:
+            crop = vae_crop(tuple(img.shape[-2:]), want)  # the photo before VAEEncode's crop: crop it alike
+            if crop is None or (crop[2], crop[3]) != want:
+                raise node_error(node, InputError("image", f"is {img.shape[-1]}x{img.shape[-2]} (WxH)",
+                                                  f"the decoded size of 'latent_image', {want[1]}x{want[0]}, "
+                                                  "or the image it was encoded from"))
+            top, left, ch, cw = crop
+            img = img[..., top:top + ch, left:left + cw]
+        if want is not None:
+            try:
+                pixel_mask = fit_spatial(pixel_mask, want, "mask")  # the pack's one mask-size rule
+            except InputError as e:
+                raise node_error(node, e) from None
+        img = img.expand(x.shape[0], -1, -1, -1)
+
+    ms = model.get_model_object("model_sampling")
+    kp, dps, grid = schedule(ms, t_e, t_s, keypoints, dps_steps)
+    sigmas = torch.tensor(kp + dps, dtype=torch.float32)
+    st = core.VIPaintSettings(iterations=iterations, lr_mean=lr_mean, lr_logvar=lr_logvar, lr_gamma=lr_gamma,
+                              prior_weight=prior_weight, hier_weight=hier_weight, recon_weight=recon_weight,
+                              dps_scale=dps_scale)
+    fit: list[dict] = []  # the fit's loss records (the read-out)
+    sampler = vipaint_sampler(keypoints=len(kp), samples=samples, dps_steps=dps_steps, prior_grid=grid,
+                              settings=st, vae=vae, image=img, pixel_mask=pixel_mask, node_id=node_id,
+                              record=fit)
+    lat = comfy.sample.fix_empty_latent_channels(model, x)
+    batch = lat.repeat(samples, 1, 1, 1)
+    noise_mask = hole if hole.shape[0] == 1 else hole.repeat(samples, 1, 1, 1)
+    noise = comfy.sample.prepare_noise(batch, seed)
+    callback = latent_preview.prepare_callback(model, len(sigmas) - 1)
+    try:
+        out = comfy.sample.sample_custom(model, noise, cfg, sampler, sigmas, positive, negative, batch,
+                                         noise_mask=noise_mask, callback=callback,
+                                         disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED, seed=seed)
+    except RuntimeError as e:
+        clear = autograd_unsupported(e, node)
+        if clear is None:
+            raise
+        raise clear from None
+    result = {k: v for k, v in latent_image.items() if k not in ("noise_mask", "batch_index")}
+    result["samples"] = out
+    return result, fit_readout(fit, samples, dps_steps, vae is not None)
+
+
+def fit_readout(fit: list[dict], samples: int, dps_steps: int, decoded: bool) -> str:
+    """The read-out: how closely the fitted posterior reproduces the known pixels, on a scale a person can read
+    (the reconstruction term is a mean absolute error; with a VAE on pixels in [0, 1])."""
+    text = f"{samples} image(s) drawn, each refined in {dps_steps} DPS steps"
+    if not fit:
+        return text
+    r0, r1 = fit[0]["recon"], fit[-1]["recon"]
+    if decoded:
+        err = f"known pixels off by {100 * r1:.1f}% of the pixel range on average (first iteration {100 * r0:.1f}%)"
+    else:
+        err = f"known latent off by {r1:.3f} on average, in latent units (first iteration {r0:.3f})"
+    return (f"fitted in {len(fit)} iterations: {err}; lower is closer\n{text}\n"
+            f"loss {fit[0]['total']:.3f} → {fit[-1]['total']:.3f} (prior {fit[-1]['prior']:.3f}, "
+            f"hierarchy {fit[-1]['hier']:.3f}, reconstruction {r1:.4f})")
+
+
 class VIPaint(io.ComfyNode):
     @classmethod
     def define_schema(cls):
         return schema(
             node_id="PriorPaintVIPaint",
-            search_aliases=['variational inpainting', 'posterior', 'dps', 'inpaint'],
-            display_name="VIPaint",
+            search_aliases=['variational inpainting', 'posterior', 'dps', 'inpaint', 'vipaint advanced'],
+            display_name="VIPaint (Advanced)",
             category=f"{CATEGORY}/sampling",
             description=(
                 "VIPaint (Agarwal et al., AISTATS 2026): fits a hierarchical variational posterior over a few "
@@ -211,84 +310,76 @@ class VIPaint(io.ComfyNode):
     def execute(cls, model, positive, negative, latent_image, seed, cfg, t_e, t_s, keypoints, iterations, lr_mean,
                 lr_logvar, lr_gamma, prior_weight, hier_weight, recon_weight, dps_steps, dps_scale, samples,
                 vae=None, image=None, mask=None) -> io.NodeOutput:
-        x = latent_image["samples"]
-        try:
-            if x.ndim == 5:
-                raise InputError("latent_image", f"is a video LATENT {tuple(x.shape)}; VIPaint optimises one image "
-                                                 "posterior through the VAE and does not take video",
-                                 "an image LATENT [B, C, H, W] (for video use RePaint+, Harmonized or AID)")
-            if x.ndim != 4:
-                raise InputError("latent_image", f"has shape {tuple(x.shape)}", "an image LATENT [B, C, H, W]")
-            check_finite(x, "latent_image")
-            if t_s >= t_e and keypoints > 1:
-                raise InputError("t_s", f"is {t_s} but t_e is {t_e}", "t_s < t_e when keypoints > 1")
-            img = None
-            if image is not None:
-                img = image_to_bchw(image, "image")
-                check_finite(img, "image")
-        except InputError as e:
-            raise node_error(NODE, e) from None
-        check_cfg(cfg, NODE)
-        check_latent(model, x, NODE)  # the noise mask (or the MASK input that replaces it) is checked just below
-        hole = latent_hole(latent_image, mask, NODE, "latent_image")
-        if not bool((hole > 0).any()):
-            raise node_error(NODE, InputError("mask", "is empty", "a region to inpaint (mask > 0)"))
-        if bool((hole >= 1).all()):
-            raise node_error(NODE, InputError("mask", "covers the whole image", "some known pixels to fit to"))
-        pixel_mask = mask if mask is not None else latent_image.get("noise_mask")
-        pixel_mask = pixel_mask.reshape(-1, 1, *pixel_mask.shape[-2:]).float()
-        if img is not None:
-            if img.shape[0] not in (1, x.shape[0]):
-                raise node_error(NODE, InputError("image", f"has batch {img.shape[0]}", f"1 or {x.shape[0]}"))
-            if vae is None:
-                raise node_error(NODE, InputError("image", "is connected without a 'vae'",
-                                                  "a VAE too (the reconstruction is measured on decoded pixels)"))
-            r = vae.spacial_compression_decode()
-            want = (x.shape[-2] * r, x.shape[-1] * r) if isinstance(r, int) else None
-            if want is not None and tuple(img.shape[-2:]) != want:
-                crop = vae_crop(tuple(img.shape[-2:]), want)  # the photo before VAEEncode's crop: crop it alike
-                if crop is None or (crop[2], crop[3]) != want:
-                    raise node_error(NODE, InputError("image", f"is {img.shape[-1]}x{img.shape[-2]} (WxH)",
-                                                      f"the decoded size of 'latent_image', {want[1]}x{want[0]}, "
-                                                      "or the image it was encoded from"))
-                top, left, ch, cw = crop
-                img = img[..., top:top + ch, left:left + cw]
-            if want is not None:
-                try:
-                    pixel_mask = fit_spatial(pixel_mask, want, "mask")  # the pack's one mask-size rule
-                except InputError as e:
-                    raise node_error(NODE, e) from None
-            img = img.expand(x.shape[0], -1, -1, -1)
+        result, text = run_vipaint(model, positive, negative, latent_image, seed, cfg, t_e, t_s, keypoints,
+                                   iterations, lr_mean, lr_logvar, lr_gamma, prior_weight, hier_weight,
+                                   recon_weight, dps_steps, dps_scale, samples, vae, image, mask,
+                                   getattr(cls.hidden, "unique_id", None) if cls.hidden is not None else None,
+                                   node="VIPaint (Advanced)")
+        return io.NodeOutput(result, ui=readout(text))
 
-        ms = model.get_model_object("model_sampling")
-        kp, dps, grid = schedule(ms, t_e, t_s, keypoints, dps_steps)
-        sigmas = torch.tensor(kp + dps, dtype=torch.float32)
-        st = core.VIPaintSettings(iterations=iterations, lr_mean=lr_mean, lr_logvar=lr_logvar, lr_gamma=lr_gamma,
-                                  prior_weight=prior_weight, hier_weight=hier_weight, recon_weight=recon_weight,
-                                  dps_scale=dps_scale)
-        node_id = getattr(cls.hidden, "unique_id", None) if cls.hidden is not None else None
-        fit: list[dict] = []  # the fit's loss records (the read-out)
-        sampler = vipaint_sampler(keypoints=len(kp), samples=samples, dps_steps=dps_steps, prior_grid=grid,
-                                  settings=st, vae=vae, image=img, pixel_mask=pixel_mask, node_id=node_id,
-                                  record=fit)
-        lat = comfy.sample.fix_empty_latent_channels(model, x)
-        batch = lat.repeat(samples, 1, 1, 1)
-        noise_mask = hole if hole.shape[0] == 1 else hole.repeat(samples, 1, 1, 1)
-        noise = comfy.sample.prepare_noise(batch, seed)
-        callback = latent_preview.prepare_callback(model, len(sigmas) - 1)
-        try:
-            out = comfy.sample.sample_custom(model, noise, cfg, sampler, sigmas, positive, negative, batch,
-                                             noise_mask=noise_mask, callback=callback,
-                                             disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED, seed=seed)
-        except RuntimeError as e:
-            clear = autograd_unsupported(e, NODE)
-            if clear is None:
-                raise
-            raise clear from None
-        result = {k: v for k, v in latent_image.items() if k not in ("noise_mask", "batch_index")}
-        result["samples"] = out
-        text = f"{samples} sample(s); DPS {dps_steps} steps"
-        if fit:
-            text = (f"fit {len(fit)} iterations: loss {fit[0]['total']:.3f} → {fit[-1]['total']:.3f} (prior "
-                    f"{fit[-1]['prior']:.3f}, hier {fit[-1]['hier']:.3f}, recon {fit[-1]['recon']:.4f})\n" + text)
+
+QUALITY = {  # name: (iterations, dps_steps), the rest at VIPaint (Advanced)'s defaults (the reference's settings)
+    "draft": (20, 25),
+    "standard": (50, 50),
+    "reference": (50, 400),
+}
+
+
+class VIPaintSimple(io.ComfyNode):
+    """The choices an artist makes; everything else at the paper's settings (VIPaint (Advanced) has them all)."""
+
+    @classmethod
+    def define_schema(cls):
+        return schema(
+            node_id="PriorPaintVIPaintSimple",
+            search_aliases=['variational inpainting', 'posterior', 'dps', 'inpaint', 'vipaint'],
+            display_name="VIPaint",
+            category=f"{CATEGORY}/sampling",
+            description=(
+                "Inpaints by first fitting a picture of what the hole could be to everything around it, then "
+                "drawing images from that fit and polishing them so the known pixels match. Slow but careful: "
+                "every model call also runs backwards through the model (and the VAE). 'quality' sets how long it "
+                "fits and polishes; VIPaint (Advanced) has every setting of the paper (Agarwal et al., AISTATS 2026)."),
+            inputs=[
+                io.Model.Input("model", tooltip="Any ComfyUI diffusion model (EPS, V-prediction or flow)."),
+                io.Conditioning.Input("positive", tooltip="What the image should show."),
+                io.Conditioning.Input("negative", tooltip="What the image should not show (used when cfg > 1)."),
+                io.Latent.Input("latent_image",
+                                tooltip="The image to inpaint as a LATENT with a noise mask (Set Latent Noise Mask, "
+                                        "VAE Encode (for Inpainting), Inpaint Encode), or connect 'mask'."),
+                io.Int.Input("seed", default=0, min=0, max=0xFFFFFFFFFFFFFFFF, control_after_generate=True,
+                             tooltip="The random seed: the same seed gives the same images."),
+                io.Float.Input("cfg", default=1.0, min=0.0, max=100.0, step=0.1, round=0.01,
+                               tooltip="Prompt strength, as in KSampler (above 1 doubles the cost of each call)."),
+                io.Combo.Input("quality", options=list(QUALITY), default="standard",
+                               tooltip="draft: 20 fitting iterations and 25 polishing steps, for a quick look. "
+                                       "standard: 50 and 50. reference: 50 and 400, the paper's setting (about "
+                                       "4× the time of standard)."),
+                io.Int.Input("samples", default=1, min=1, max=64,
+                             tooltip="Images drawn per input from one fit (a cheap way to get variations)."),
+                io.Vae.Input("vae", optional=True,
+                             tooltip="The model's VAE: with it the known pixels are matched as pixels (better "
+                                     "for latent models such as SD, SDXL, Flux; costs memory)."),
+                io.Image.Input("image", optional=True,
+                               tooltip="The original photo, matched exactly (with 'vae'); default: the decoded latent."),
+                io.Mask.Input("mask", optional=True,
+                              tooltip="The area to inpaint (white = 1); default: the LATENT's noise mask."),
+            ],
+            outputs=[io.Latent.Output("LATENT", display_name="samples",
+                                      tooltip="samples × batch images, sample j of image b at j·B + b.")],
+            hidden=[io.Hidden.unique_id],
+        )
+
+    @classmethod
+    def execute(cls, model, positive, negative, latent_image, seed, cfg, quality, samples, vae=None, image=None,
+                mask=None) -> io.NodeOutput:
+        if quality not in QUALITY:
+            raise node_error("VIPaint", InputError("quality", f"is {quality!r}", f"one of {list(QUALITY)}"))
+        iterations, dps_steps = QUALITY[quality]
+        d = dataclasses.asdict(core.VIPaintSettings())
+        result, text = run_vipaint(model, positive, negative, latent_image, seed, cfg, 550, 400, 2, iterations,
+                                   d["lr_mean"], d["lr_logvar"], d["lr_gamma"], d["prior_weight"], d["hier_weight"],
+                                   d["recon_weight"], dps_steps, d["dps_scale"], samples, vae, image, mask,
+                                   getattr(cls.hidden, "unique_id", None) if cls.hidden is not None else None,
+                                   node="VIPaint")
         return io.NodeOutput(result, ui=readout(text))

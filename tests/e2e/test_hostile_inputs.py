@@ -242,6 +242,6 @@ def test_train_aid_refuses_to_save_a_diverged_module(server):
             "model": ["m", 0], "vae": ["m", 1], "images": ["p", 0], "name": "diverged", "mask_kind": "mixed",
             "iterations": 30, "batch": 8, "crop": 8, "steps": 4, "lr_actor": 0.5, "lr_critic": 0.001, "lam": 0.1,
             "beta": 1.0, "seed": 0, "resume": False, "checkpoint_every": 5}}},
-        "Train AID Guidance", "lr_actor", "training diverged at iteration")
+        "Train AID Guidance (Advanced)", "lr_actor", "training diverged at iteration")
     assert "the module was not saved" in msg
     assert not os.path.exists(os.path.join(server.guidance_dir, "diverged.safetensors"))

@@ -94,6 +94,6 @@ def test_gmm_seed_on_a_clip_then_vipaint_refuses_video_and_the_server_keeps_serv
         "lr_gamma": 0.01, "prior_weight": 100.0, "hier_weight": 100.0, "recon_weight": 100.0, "dps_steps": 1,
         "dps_scale": 0.5, "samples": 1}}
     bad["9"] = {"class_type": "SaveLatent", "inputs": {"samples": ["6", 0], "filename_prefix": "video_vip_out"}}
-    with pytest.raises(WorkflowError, match="VIPaint: input 'latent_image': is a video LATENT"):
+    with pytest.raises(WorkflowError, match=r"VIPaint \(Advanced\): input 'latent_image': is a video LATENT"):
         server.run(bad)
     assert server.get_json("/system_stats")["system"]

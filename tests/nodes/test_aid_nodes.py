@@ -307,6 +307,25 @@ def test_train_node_checkpoints_on_interrupt_and_resumes(tmp_path, monkeypatch):
         N.TrainAIDGuidance.execute(**dict(args, name="../evil"))
 
 
+def test_simple_train_node_is_the_advanced_node_at_its_defaults(tmp_path, monkeypatch):
+    """Train AID Guidance (simple) asks only what an artist chooses; the module it trains is, weight for weight,
+    the one Train AID Guidance (Advanced) trains at its defaults."""
+    from priorpaint.nodes.models import LoadDemoModel
+
+    monkeypatch.setattr(folder_paths, "models_dir", str(tmp_path / "models"))
+    monkeypatch.setattr(folder_paths, "get_output_directory", lambda: str(tmp_path / "output"))
+    model, vae, _ = LoadDemoModel.execute("stationary-gaussian", "eps").args
+    images = torch.rand(1, 32, 32, 3, generator=torch.Generator().manual_seed(0))
+    out = N.TrainAIDGuidanceSimple.execute(model, vae, images, "s", "box", 1, 3, False)
+    defaults = {i.id: i.default for i in N.TrainAIDGuidance.define_schema().inputs if hasattr(i, "default")}
+    ref = N.TrainAIDGuidance.execute(model=model, vae=vae, images=images, **dict(
+        {k: v for k, v in defaults.items() if k not in ("name", "mask_kind", "iterations", "seed", "resume")},
+        name="a", mask_kind="box", iterations=1, seed=3, resume=False))
+    a, b = out.args[0].net.state_dict(), ref.args[0].net.state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert "lower is better" in out.ui["text"][0] or "unchanged" in out.ui["text"][0]
+
+
 def test_ddp_two_gloo_processes_match_one_process(tmp_path):
     common = [os.path.join(ROOT, "tools", "train", "train_aid.py"), "--backbone", "exact-mixture", "--iterations", "4",
               "--batch", "8", "--steps", "3", "--threads", "1", "--lr-actor", "1e-2"]
@@ -353,7 +372,7 @@ def test_train_on_real_latent_models_with_and_without_conditioning(family, tmp_p
         assert os.path.isfile(path) and g.info["backbone"]["latent_channels"] == b.latent_channels
         assert all(torch.isfinite(p).all() for p in g.net.parameters())
         N.ApplyAIDGuidance.execute(b.model, g, 1.0)
-        with pytest.raises(ValueError, match="Train AID Guidance: input 'conditioning': is not connected"):
+        with pytest.raises(ValueError, match=r"Train AID Guidance \(Advanced\): input 'conditioning': is not connected"):
             N.TrainAIDGuidance.execute(**dict(args, name=f"u-{family}"))
 
 

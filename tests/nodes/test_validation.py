@@ -122,7 +122,7 @@ def test_every_preset_and_sampler_refuses_the_same_bad_masks_before_any_model_ca
                  for m in PRESETS})
     runs.update({name: (node, lambda model, make=make: custom(model, make(), lat(mask=mask)))
                  for name, (node, make) in SAMPLERS.items()})
-    runs["VIPaint"] = ("VIPaint", lambda model: VIPaint.execute(model, cond(), cond(), lat(mask=mask), *VIP))
+    runs["VIPaint"] = ("VIPaint (Advanced)", lambda model: VIPaint.execute(model, cond(), cond(), lat(mask=mask), *VIP))
     for name, (node, run) in runs.items():
         model = counted(EXACT)
         msg = assert_refused(lambda: run(model), node, "latent_image", expected)
@@ -179,7 +179,7 @@ def test_a_guidance_scale_that_is_not_a_number_is_refused_before_sampling(cfg):
         assert_refused(lambda: ksampler(model, lat(mask=box_mask()), method, cfg=cfg), "Inpaint KSampler", "cfg",
                        "a finite number")
     assert_refused(lambda: VIPaint.execute(model, cond(), cond(), lat(mask=box_mask()), VIP[0], cfg, *VIP[2:]),
-                   "VIPaint", "cfg", "a finite number")
+                   "VIPaint (Advanced)", "cfg", "a finite number")
     assert not model.calls
 
 
@@ -257,7 +257,7 @@ def test_a_dit_takes_any_latent_size():
 
 def test_vipaint_refuses_a_latent_of_another_family():
     assert_refused(lambda: VIPaint.execute(EXACT, cond(), cond(), lat(torch.randn(1, 4, 4, 4), box_mask()), *VIP),
-                   "VIPaint", "latent_image", "has 4 channels but this MODEL's latents have 3")
+                   "VIPaint (Advanced)", "latent_image", "has 4 channels but this MODEL's latents have 3")
 
 
 # --- Inpaint Encode names its sockets --------------------------------------------------------------------
@@ -367,7 +367,7 @@ def _train(tmp_path, monkeypatch, **change):
 
 def test_train_aid_stops_on_divergence_keeps_the_last_good_state_and_saves_no_module(tmp_path, monkeypatch):
     """lr_actor 0.5 used to take the terminal cost from ~100 to 1e9 and save that module."""
-    msg = assert_refused(lambda: _train(tmp_path, monkeypatch, lr_actor=0.5), "Train AID Guidance", "lr_actor",
+    msg = assert_refused(lambda: _train(tmp_path, monkeypatch, lr_actor=0.5), "Train AID Guidance (Advanced)", "lr_actor",
                          "training diverged at iteration")
     assert "the module was not saved" in msg and "last good state" in msg, msg
     assert not os.path.exists(tmp_path / "models" / "inpaint_guidance" / "div.safetensors")
@@ -400,4 +400,4 @@ def test_divergence_watch():
 def test_train_aid_refuses_images_that_are_not_finite(tmp_path, monkeypatch):
     bad = torch.rand(2, 64, 64, 3)
     bad[1, 3, 3, 0] = NAN
-    assert_refused(lambda: _train(tmp_path, monkeypatch, images=bad), "Train AID Guidance", "images", "NaN or Inf")
+    assert_refused(lambda: _train(tmp_path, monkeypatch, images=bad), "Train AID Guidance (Advanced)", "images", "NaN or Inf")

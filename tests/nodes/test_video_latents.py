@@ -117,10 +117,10 @@ def test_dce_check_and_composite_take_video_frames_as_an_image_batch(wan):
 
 def test_techniques_without_video_say_so(wan):
     b, _, latent = wan
-    with pytest.raises(ValueError, match=r"VIPaint: input 'latent_image': is a video LATENT \(1, 16, 2, 4, 6\)"):
+    with pytest.raises(ValueError, match=r"VIPaint \(Advanced\): input 'latent_image': is a video LATENT \(1, 16, 2, 4, 6\)"):
         VIPaint.execute(b.model, b.positive, b.negative, {"samples": latent, "noise_mask": torch.ones(1, 1, 2, 4, 6)},
                         0, 1.0, 0.6, 0.3, 2, 1, 0.1, 0.1, 0.1, 1.0, 1.0, 1.0, 2, 1.0, 1)
-    with pytest.raises(ValueError, match=r"Train AID Guidance: input 'vae'.*video"):
+    with pytest.raises(ValueError, match=r"Train AID Guidance \(Advanced\): input 'vae'.*video"):
         AIDN.TrainAIDGuidance.execute(b.model, b.vae, torch.rand(2, 32, 32, 3), name="x", mask_kind="mixed",
                                       iterations=1, batch=2, crop=4, steps=2, lr_actor=1e-4, lr_critic=1e-3,
                                       lam=0.1, beta=1.0, seed=0, resume=False, checkpoint_every=10)
