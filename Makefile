@@ -10,7 +10,7 @@ comfyui:            ## venv with the pinned torch stack + ComfyUI 0.3.75 in .com
 comfyui-latest: comfyui ## the newest ComfyUI available here (../shared/vendor/comfyui-0.33.0.tar.gz) in .comfyui-latest/; skipped when absent
 	@bash tools/product/setup_comfyui_latest.sh
 
-demo: comfyui       ## boot ComfyUI headless, inpaint a held-out photo, write out/demo_grid.png
+demo: comfyui       ## boot ComfyUI headless, inpaint the held-out images per method and seed, write out/demo_compare.png
 	$(PY) tools/product/demo.py
 
 browser-deps:       ## Debian's chromium + chromium-driver for the browser test (apt; sudo when not root)

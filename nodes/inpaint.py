@@ -122,6 +122,10 @@ class InpaintCrop(io.ComfyNode):
                                        "Flux (1024²)."),
                 io.Int.Input("multiple", default=16, min=1, max=256,
                              tooltip="Width and height are multiples of this (8 for SD1.5/SDXL, 16 for Flux/SD3.5)."),
+                io.Int.Input("target_size", default=0, min=0, max=8192, step=8, optional=True,
+                             tooltip="Size of the crop in pixels, as the side of a square of the same area: 512 for "
+                                     "SD1.5, 1024 for SDXL, SD3.5 and Flux (the crop keeps the region's shape). "
+                                     "0 = use 'megapixels'; any other value replaces it."),
             ],
             outputs=[io.Image.Output("cropped_image", display_name="cropped image", tooltip="The region to inpaint, resized."),
                      io.Mask.Output("cropped_mask", display_name="cropped mask", tooltip="Its mask, resized."),
@@ -129,8 +133,15 @@ class InpaintCrop(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, image, mask, context=0.5, margin=32, megapixels=1.0, multiple=16) -> io.NodeOutput:
+    def execute(cls, image, mask, context=0.5, margin=32, megapixels=1.0, multiple=16,
+                target_size=0) -> io.NodeOutput:
         node = "Inpaint Crop"
+        size_input = "megapixels"
+        if target_size:
+            if not (isinstance(target_size, int) and 8 <= target_size <= 8192):
+                raise node_error(node, InputError("target_size", f"is {target_size!r}",
+                                                  "0 (use megapixels) or a size in pixels from 8 to 8192"))
+            megapixels, size_input = target_size * target_size / 1e6, "target_size"
         img, m = _image_and_mask(image, mask, node)
         comfy.model_management.throw_exception_if_processing_interrupted()
         box = cc.crop_box(m, context, margin)
@@ -139,9 +150,9 @@ class InpaintCrop(io.ComfyNode):
         try:
             size = cc.target_size(box.height, box.width, megapixels, multiple)
         except ValueError as e:
-            raise node_error(node, InputError("megapixels", str(e))) from None
+            raise node_error(node, InputError(size_input, str(e))) from None
         if size[0] * size[1] > 64e6:
-            raise node_error(node, InputError("megapixels", f"gives a {size[1]}x{size[0]} crop", "at most 64 MP"))
+            raise node_error(node, InputError(size_input, f"gives a {size[1]}x{size[0]} crop", "at most 64 MP"))
         crop, cm = cc.crop_resize(img.float(), m.float(), box, size)
         info = StitchInfo(img, m, box, cc.fingerprint(crop, cm))
         return io.NodeOutput(bchw_to_image(crop).to(torch.float32), cm[:, 0].to(torch.float32), info)

@@ -12,6 +12,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tools", "lib"))
 import comfyenv  # noqa: E402  (imports the checkout as ``priorpaint``)
 import demo_inputs  # noqa: E402
+import templates  # noqa: E402
 
 COMFY_DIR = comfyenv.COMFY_DIR
 DEMO_INPUT = demo_inputs.DEMO_INPUT
@@ -28,7 +29,7 @@ def comfy_setup() -> str:
 # ---------------------------------------------------------------------------------------------
 # e2e helpers shared by the server and browser tests
 # ---------------------------------------------------------------------------------------------
-WORKFLOWS = sorted(f[:-5] for f in os.listdir(os.path.join(ROOT, "example_workflows")) if f.endswith(".json"))
+WORKFLOWS = sorted(templates.TITLES)  # template keys; the files carry the titles users see (tools/lib/templates.py)
 
 
 def photo_with_hole(server, name=None, size=(64, 48)):

@@ -238,7 +238,7 @@ def test_workflow_loads_queues_and_renders_in_the_browser(server, browser, name)
     for f in os.listdir(server.input_dir):  # from an empty input/ folder: the template brings its own photo
         if os.path.isfile(os.path.join(server.input_dir, f)):
             os.remove(os.path.join(server.input_dir, f))
-    with open(os.path.join(harness.ROOT, "example_workflows", name + ".json")) as f:
+    with open(harness.templates.path(name)) as f:
         workflow = harness.for_tiny_models(json.load(f), name, server.models_dir)  # model families: tiny files
     info = server.get_json("/object_info")
     browser.execute_async_script(

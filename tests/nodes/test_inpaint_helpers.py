@@ -68,6 +68,20 @@ def test_crop_and_stitch_with_a_real_inpainting_run():
     assert torch.isfinite(out).all() and out.min() >= 0 and out.max() <= 1
 
 
+def test_crop_takes_a_target_size_in_pixels_as_well_as_megapixels():
+    """target_size = the side of a square of the crop's area (512 for SD1.5, 1024 for SDXL): the same crop as
+    megapixels = target_size² / 1e6; 0 leaves megapixels in charge; a size it cannot keep is named."""
+    img, mask = photo(h=768, w=1024), hole(h=768, w=1024, boxes=((300, 400, 40, 80),))
+    by_px = InpaintCrop.execute(img, mask, 0.5, 32, 1.0, 8, target_size=512).result
+    by_mp = InpaintCrop.execute(img, mask, 0.5, 32, 512 * 512 / 1e6, 8).result
+    assert torch.equal(by_px[0], by_mp[0]) and torch.equal(by_px[1], by_mp[1])
+    assert abs(by_px[0].shape[1] * by_px[0].shape[2] - 512 * 512) < 0.05 * 512 * 512
+    assert torch.equal(InpaintCrop.execute(img, mask, 0.5, 32, 0.05, 8, target_size=0).result[0],
+                       InpaintCrop.execute(img, mask, 0.5, 32, 0.05, 8).result[0])
+    with pytest.raises(ValueError, match="Inpaint Crop: input 'target_size'"):
+        InpaintCrop.execute(img, mask, 0.5, 32, 1.0, 8, target_size=4)
+
+
 def test_an_empty_mask_passes_the_image_through():
     img = photo(b=1, h=64, w=96)
     crop, _, info = InpaintCrop.execute(img, torch.zeros(1, 64, 96), 0.5, 8, 1.0, 16).result

@@ -550,6 +550,15 @@ def extra_sections() -> list[str]:
             lines.append(f"| {r['method']} | {r['label']} | {r['nfe']:.0f} | {r['wall_s']:.2f} | {r['harmony']:.3f} | "
                          f"{r['seam']:.3f} | {r['psnr']:.2f} |")
         c = d["crop_stitch"]
+        if d.get("by_steps"):
+            lines += ["", f"**Step counts** (few-step models run 2–4): each method around euler on simple at 2, 4, 8 "
+                          f"and 20 steps, EPS and flow, {d['by_steps_images']} held-out crops × "
+                          f"{len(d['masks'])} masks × {d['samples']} samples; max |x| = the hole's largest latent "
+                          "value over every run (latents live in [−1, 1]).", "",
+                      "| prediction | steps | method | NFE | KL | seam | max \\|x\\| |", "|---|---|---|---|---|---|---|"]
+            for r in d["by_steps"]:
+                lines.append(f"| {r['prediction']} | {r['steps']} | {r['method']} | {r['nfe']:.0f} | "
+                             f"{r['harmony']:.3f} | {r['seam']:.3f} | {r['hole_max']:.2f} |")
         lines += ["", f"Crop & stitch: a {c['image']} photo with a {c['hole']} px hole, '{c['preset']}' at {c['steps']} "
                       f"steps: through Inpaint Crop ({c['crop']} crop) → Encode → Inpaint KSampler → decode → Inpaint "
                       f"Stitch in **{c['crop_s']:.1f} s**, against {c['full_s']:.1f} s for the same run at full size "

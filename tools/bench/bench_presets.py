@@ -10,6 +10,8 @@
     PSNR (reported, never optimised for). Means over images and masks. Beside them LanPaint 2.1.0 through
     its own KSampler node (tools/lib/peers.py; skipped when its archive is absent) at its defaults (euler,
     karras, NumSteps 5), both samples in one call and one sample per call.
+(c) Step counts: every preset at 2, 4, 8 and 20 steps (euler, simple), EPS and flow, on the first
+    STEP_IMAGES held-out crops x 4 masks x 2 samples: harmony, seam and the hole's largest |x|.
 (b) Crop & stitch: a 2048×1536 photo (a held-out photo upscaled) with a 60×80 px hole, inpainted by the
     demo model with the 'balanced' preset at ``--full-steps`` steps, once at full size and once through
     Inpaint Crop (0.25 MP) → Inpaint Encode → Inpaint KSampler → decode → Inpaint Stitch: wall seconds of
@@ -53,8 +55,9 @@ PEER_SETTINGS = [(5, False), (5, True)]
 
 
 def presets_on_demo(steps: int, size: int, seed: int, with_lanpaint: bool, sampler: str = DEFAULT_SAMPLER,
-                    scheduler: str = DEFAULT_SCHEDULER, per_run: bool = False) -> tuple[list[dict], list[dict]]:
-    model, vae, cond = LoadDemoModel.execute("priorpaint-unet", "eps").result[:3]
+                    scheduler: str = DEFAULT_SCHEDULER, per_run: bool = False, prediction: str = "eps",
+                    images: int | None = None) -> tuple[list[dict], list[dict]]:
+    model, vae, cond = LoadDemoModel.execute("priorpaint-unet", prediction).result[:3]
     counted = B.Counted(model)
     # name -> (row fields, run(latent) -> samples)
     runs = {m: ({"method": m, "label": PRESETS[m].label},
@@ -70,7 +73,7 @@ def presets_on_demo(steps: int, size: int, seed: int, with_lanpaint: bool, sampl
                                             "peer": True},
                                            lambda lat, run=run: run(counted.model, cond, cond, lat, seed))
     per = {name: [] for name in runs}
-    for ii, (iname, im) in enumerate(held_out_images()):
+    for ii, (iname, im) in enumerate(held_out_images()[:images]):
         gt = center_crop(im, size)[None]
         for mi, kind in enumerate(MASK_KINDS):
             mask = make_mask(kind, size, size, seed=seed * 1000 + ii * 10 + mi)
@@ -97,6 +100,28 @@ def presets_on_demo(steps: int, size: int, seed: int, with_lanpaint: bool, sampl
             mean["runs"] = rs
         (peer_rows if fields.pop("peer", False) else rows).append({**fields, "steps": steps, **mean})
     return rows, peer_rows
+
+
+STEP_COUNTS = (2, 4, 8, 20)  # few-step models (Turbo, Lightning, LCM, Hyper, schnell) to the usual 20
+STEP_IMAGES = 2  # held-out images in the step-count table (x 4 masks x 2 samples): about 3 min per prediction
+
+
+def by_step_count(seed: int, predictions=("eps", "flow")) -> list[dict]:
+    """Every preset at 2, 4, 8 and 20 steps on the node's defaults, EPS and flow: harmony, seam, and the hole's
+    largest |x| over all runs (latents live in [-1, 1]; a preset must not leave that range at few steps)."""
+    out = []
+    for prediction in predictions:
+        for steps in STEP_COUNTS:
+            rows, _ = presets_on_demo(steps, 128, seed, False, prediction=prediction, per_run=True,
+                                      images=STEP_IMAGES)
+            for r in rows:
+                runs = r.pop("runs")
+                out.append({"prediction": prediction, "steps": steps, "method": r["method"], "nfe": r["nfe"],
+                            "harmony": r["harmony"], "seam": r["seam"],
+                            "hole_max": max(x["hole_max"] for x in runs), "wall_s": r["wall_s"]})
+                print(f"  {prediction:4s} {steps:2d} steps {r['method']:9s} kl {r['harmony']:.3f} seam {r['seam']:.3f} "
+                      f"max|x| {out[-1]['hole_max']:.2f}", flush=True)
+    return out
 
 
 def crop_and_stitch(full_steps: int, seed: int) -> dict:
@@ -149,12 +174,14 @@ def main():
     ap.add_argument("--no-lanpaint", action="store_true")
     ap.add_argument("--sampler", default=DEFAULT_SAMPLER)
     ap.add_argument("--scheduler", default=DEFAULT_SCHEDULER)
+    ap.add_argument("--no-step-counts", action="store_true", help="skip the table at 2, 4, 8, 20 steps")
     a = ap.parse_args()
     t0 = time.time()
     with torch.inference_mode():
         rows, peer_rows = presets_on_demo(a.steps, a.size, a.seed, not a.no_lanpaint, a.sampler, a.scheduler)
         cs = crop_and_stitch(a.full_steps, a.seed)
-    out = {"presets": rows, "peers": peer_rows, "crop_stitch": cs, "sampler": a.sampler, "scheduler": a.scheduler,
+        step_rows = [] if a.no_step_counts else by_step_count(a.seed)
+    out = {"presets": rows, "peers": peer_rows, "crop_stitch": cs, "by_steps": step_rows, "by_steps_images": STEP_IMAGES, "sampler": a.sampler, "scheduler": a.scheduler,
            "size": a.size, "images": len(held_out_images()),
            "masks": list(MASK_KINDS), "samples": 2, "minutes": (time.time() - t0) / 60}
     path = os.path.join(ROOT, "docs", "presets.json")

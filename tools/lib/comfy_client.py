@@ -298,6 +298,14 @@ def ui_to_api(ui: dict, object_info: dict) -> dict:
 
 
 def load_workflow(name: str) -> dict:
-    path = name if os.path.isabs(name) else os.path.join(ROOT, "example_workflows", name)
+    """A shipped template by its key (``inpaint_ksampler.json`` or ``inpaint_ksampler``: tools/lib/templates.py
+    maps keys to the file names users see), or any workflow file by its path."""
+    import templates
+
+    key = name[:-5] if name.endswith(".json") else name
+    if key in templates.TITLES:
+        path = templates.path(key)
+    else:
+        path = name if os.path.isabs(name) else os.path.join(ROOT, "example_workflows", name)
     with open(path) as f:
         return json.load(f)

@@ -16,6 +16,7 @@ import tempfile
 TOOLS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [os.path.join(TOOLS, d) for d in ('lib',)]
 from comfy_client import ROOT, ComfyServer, _is_widget  # noqa: E402
+import templates  # noqa: E402
 
 # Shared building blocks: the shipped example photo and its mask (no file in input/ needed: the
 # templates run on first click), the demo model, the encoded latent.
@@ -77,7 +78,7 @@ WORKFLOWS = {
     "inpaint_ksampler": LOAD[:2] + [
         (3, "PriorPaintInpaintEncode", {"grow": 0, "feather": 0.0, "fill": "neutral grey"},
          {"pixels": (1, 0), "mask": (1, 1), "vae": (2, 1)}),
-        (4, "PriorPaintKSampler", {"seed": 7, "steps": 20, "cfg": 1.0, "sampler_name": "euler", "scheduler": "karras",
+        (4, "PriorPaintKSampler", {"seed": 7, "steps": 20, "cfg": 1.0, "sampler_name": "euler", "scheduler": "simple",
                                    "denoise": 1.0, "method": "balanced"},
          {"model": (2, 0), "positive": (2, 2), "negative": (2, 2), "latent_image": (3, 0)}),
         (5, "VAEDecode", {}, {"samples": (4, 0), "vae": (2, 1)}),
@@ -93,7 +94,7 @@ WORKFLOWS = {
          {"image": (1, 0), "mask": (1, 1)}),
         (4, "PriorPaintInpaintEncode", {"grow": 0, "feather": 0.0, "fill": "neutral grey"},
          {"pixels": (3, 0), "mask": (3, 1), "vae": (2, 1)}),
-        (5, "PriorPaintKSampler", {"seed": 7, "steps": 20, "cfg": 1.0, "sampler_name": "euler", "scheduler": "karras",
+        (5, "PriorPaintKSampler", {"seed": 7, "steps": 20, "cfg": 1.0, "sampler_name": "euler", "scheduler": "simple",
                                    "denoise": 1.0, "method": "balanced"},
          {"model": (2, 0), "positive": (2, 2), "negative": (2, 2), "latent_image": (4, 0)}),
         (6, "VAEDecode", {}, {"samples": (5, 0), "vae": (2, 1)}),
@@ -153,35 +154,58 @@ WORKFLOWS = {
 }
 
 
-CHANGE = ("To inpaint your own picture: replace 'Example Photo and Mask' with Load Image (right-click → Open in "
-          "MaskEditor to paint the hole), and 'Load Demo Model' with your checkpoint loader (Load Checkpoint, or Load "
-          "Diffusion Model + Load CLIP + Load VAE) and CLIP Text Encode prompts; set cfg as your model wants.")
-PHOTO = ("To inpaint your own picture: replace 'Example Photo and Mask' with Load Image (right-click → Open in "
-         "MaskEditor to paint the hole).")
-NOTES = {
-    "inpaint_ksampler": "START HERE. The Inpaint KSampler is a KSampler with one extra choice, 'method': balanced "
-                        "(RePaint+, 2 model calls per step), fast (1.5) or core (ComfyUI's own inpainting, "
-                        "to compare). Swap it for the KSampler of any inpainting workflow. Inpaint Encode puts the "
-                        "mask on the latent (grow/feather it there); Composite pastes the result back, colour-matched. ",
-    "crop_and_stitch": "Large photo, small hole: Inpaint Crop cuts out the hole with some context and resizes it to "
-                       "what the model likes (megapixels: 0.26 for SD1.5, 1.0 for SDXL / SD3.5 / Flux; this demo model "
-                       "works at ~0.02), Inpaint Stitch pastes the result back; everything outside the feathered hole "
-                       "stays as it was. ",
-    "priorpaint_inpaint_demo": "ComfyUI's own KSampler with a noise mask (SetLatentNoiseMask), and PriorPaint's "
-                               "Composite to paste the result back. Compare with 'inpaint_ksampler'. ",
-    "repaint_plus": "RePaint+ as a SAMPLER for SamplerCustom: it wraps the sampler from KSamplerSelect (any of "
-                    "ComfyUI's) and harmonises the hole inside each model call. 'resamples' = rounds per step. ",
-    "is_diff": "IS-Diff: the Harmonized Sampler seeds the hole from a Gaussian mixture of the known colours, checks the "
-               "harmony (DCE) half way and restarts if it is poor; here around RePaint+. DCE Check scores the result. ",
-    "gmm_seed": "IS-Diff's seed alone: GMM Seed fills the hole with colours drawn from the surroundings before the stock "
-                "KSampler runs (try denoise 0.8 to keep more of the seed). ",
-    "vipaint": "VIPaint fits a posterior over intermediate latents to the known pixels, then samples with DPS through "
-               "the VAE. Slower (gradients), most faithful on large holes; two samples here. ",
-    "combined": "Everything together: GMM seed → Harmonized Sampler around RePaint+ → DCE check → colour-matched "
-                "composite. ",
-    "aid": "AID: a small learned module (loaded from models/inpaint_guidance) corrects the sampler's drift every step; "
-           "Apply AID Guidance patches the MODEL, so any sampler node can use it. Train your own with Train AID "
-           "Guidance. ",
+CHANGE = ["",
+          "Your own picture: replace 'Example Photo and Mask' with Load Image",
+          "  (right-click it → Open in MaskEditor to paint the hole).",
+          "Your own model: replace 'Load Demo Model' with Load Checkpoint",
+          "  (or Load Diffusion Model + Load CLIP + Load VAE) and CLIP Text Encode prompts;",
+          "  set cfg as your model wants."]
+PHOTO = ["",
+         "Your own picture: replace 'Example Photo and Mask' with Load Image",
+         "  (right-click it → Open in MaskEditor to paint the hole)."]
+OTHER_MODELS = ["",
+                "With SD1.5, SDXL, SD3.5 or Flux: set the RePaint+ Sampler's sigma_data to 1.0",
+                "  (0.5 is this demo model's pixel scale) and use the scheduler you normally use."]
+NOTES = {  # short lines: the Note node shows them as written
+    "inpaint_ksampler": [
+        "START HERE. Inpaint KSampler = KSampler + one choice, 'method':",
+        "  balanced (recommended, 2 model calls per step), fast (1.5), core (ComfyUI's own, to compare).",
+        "Swap it for the KSampler of any inpainting workflow.",
+        "Inpaint Encode puts the mask on the latent (grow / feather it there).",
+        "Composite pastes the result back, colour-matched."],
+    "crop_and_stitch": [
+        "Large photo, small hole:",
+        "  Inpaint Crop cuts out the hole with some context, at the size the model likes",
+        "  (megapixels: 0.26 for SD1.5, 1.0 for SDXL / SD3.5 / Flux; this demo model ~0.02).",
+        "  Inpaint Stitch pastes the result back; outside the feathered hole nothing changes."],
+    "priorpaint_inpaint_demo": [
+        "For comparison: ComfyUI's own KSampler with a noise mask (Set Latent Noise Mask),",
+        "and PriorPaint's Composite to paste the result back.",
+        "Compare with template 01 (Inpaint KSampler)."],
+    "repaint_plus": [
+        "RePaint+ as a SAMPLER for SamplerCustom:",
+        "  it wraps the sampler from KSamplerSelect (any of ComfyUI's)",
+        "  and harmonises the hole inside each model call.",
+        "  'resamples' = rounds per step."] + OTHER_MODELS,
+    "is_diff": [
+        "IS-Diff: the Harmonized Sampler seeds the hole from the known colours,",
+        "  checks the harmony (DCE) half way and restarts if it is poor; here around RePaint+.",
+        "DCE Check scores the result: its heat map is bright where the hole disagrees",
+        "  with its surroundings, dark where it fits."] + OTHER_MODELS,
+    "gmm_seed": [
+        "IS-Diff's seed alone: GMM Seed fills the hole with colours drawn from its surroundings",
+        "  before the stock KSampler runs (try denoise 0.8 to keep more of the seed)."],
+    "vipaint": [
+        "VIPaint fits a picture of what the hole could be to the known pixels,",
+        "  then draws images from it and polishes them through the VAE.",
+        "Slower (it runs the model backwards too), most faithful on large holes; two samples here."],
+    "combined": [
+        "Everything together: GMM seed → Harmonized Sampler around RePaint+",
+        "  → DCE check → colour-matched composite."] + OTHER_MODELS,
+    "aid": [
+        "AID: a small learned module (from models/inpaint_guidance) corrects the sampler every step.",
+        "Apply AID Guidance patches the MODEL, so any sampler node can use it.",
+        "Train your own for your model with Train AID Guidance."],
 }
 TITLES = {"PriorPaintExamplePhoto": "Photo and mask (replace with Load Image)",
           "PriorPaintLoadDemoModel": "Model (replace with your checkpoint loader)"}
@@ -211,6 +235,23 @@ FAMILY = {  # loader nodes, prompt, sampling settings, crop size
     "flux": dict(title="Flux", unet="flux1-dev.safetensors", vae="ae.safetensors",
                  clips=("clip_l.safetensors", "t5xxl_fp16.safetensors"), cfg=1.0, steps=20, scheduler="simple",
                  megapixels=1.0, multiple=16, guidance=3.5),
+}
+# Official download locations, as ComfyUI's own templates give them (comfyui_workflow_templates): on load the
+# frontend lists the ones missing from the model folders and offers the download. Files with no such official
+# entry (SD3.5 Medium's model, VAE and clip_g) are named in the note instead.
+MODEL_URLS = {
+    "v1-5-pruned-emaonly-fp16.safetensors": ("checkpoints", "https://huggingface.co/Comfy-Org/"
+                                             "stable-diffusion-v1-5-archive/resolve/main/v1-5-pruned-emaonly-fp16.safetensors"),
+    "sd_xl_base_1.0.safetensors": ("checkpoints", "https://huggingface.co/stabilityai/stable-diffusion-xl-base-1.0/"
+                                   "resolve/main/sd_xl_base_1.0.safetensors"),
+    "flux1-dev.safetensors": ("diffusion_models", "https://huggingface.co/Comfy-Org/flux1-dev/resolve/main/"
+                              "flux1-dev.safetensors"),
+    "ae.safetensors": ("vae", "https://huggingface.co/Comfy-Org/Lumina_Image_2.0_Repackaged/resolve/main/"
+                       "split_files/vae/ae.safetensors"),
+    "clip_l.safetensors": ("text_encoders", "https://huggingface.co/comfyanonymous/flux_text_encoders/resolve/main/"
+                           "clip_l.safetensors"),
+    "t5xxl_fp16.safetensors": ("text_encoders", "https://huggingface.co/comfyanonymous/flux_text_encoders/resolve/"
+                               "main/t5xxl_fp16.safetensors"),
 }
 POSITIVE = "a photo of a cat, detailed fur, soft natural light"
 NEGATIVE = "blurry, low quality, watermark, text, deformed"
@@ -265,19 +306,21 @@ def family_workflow(family: str, stack: bool = False) -> list:
     return spec
 
 
-def family_note(family: str, stack: bool) -> str:
+def family_note(family: str, stack: bool) -> list[str]:
     f = FAMILY[family]
     if "ckpt" in f:
-        files = f"models/checkpoints/{f['ckpt']}"
+        files = [f"  models/checkpoints/{f['ckpt']}"]
     else:
-        folder = "models/text_encoders/"
-        files = (f"models/diffusion_models/{f['unet']}, models/vae/{f['vae']}, "
-                 + ", ".join(folder + c for c in f["clips"]))
-    how = ("the SamplerCustom stack: KSamplerSelect → RePaint+ Sampler → SamplerCustom (with BasicScheduler), for "
-           "custom schedules and samplers" if stack else "the drop-in Inpaint KSampler (method 'balanced')")
-    return (f"{f['title']} inpainting with {how}. Put your model files here (or pick yours in the loaders): {files}. "
-            f"Inpaint Crop cuts out the hole with context at {f['megapixels']:g} MP (what {f['title']} likes); "
-            "Inpaint Stitch pastes the result back into the full photo. ")
+        files = [f"  models/diffusion_models/{f['unet']}", f"  models/vae/{f['vae']}"] + \
+                [f"  models/text_encoders/{c}" for c in f["clips"]]
+    how = (["with the SamplerCustom stack: KSamplerSelect → RePaint+ Sampler → SamplerCustom",
+            "  (with BasicScheduler), for custom schedules and samplers."] if stack
+           else ["with the drop-in Inpaint KSampler (method 'balanced')."])
+    return ([f"{f['title']} inpainting " + how[0]] + how[1:] +
+            ["Model files (ComfyUI offers to download them when they are missing; or pick yours in the loaders):"]
+            + files +
+            [f"Inpaint Crop cuts out the hole with context at {f['megapixels']:g} MP (what {f['title']} likes);",
+             "  Inpaint Stitch pastes the result back into the full photo."])
 
 
 def _family_templates() -> dict:
@@ -295,18 +338,26 @@ def _depths(spec):
     return depth
 
 
+READOUT_NODES = {"PriorPaintDCECheck", "PriorPaintHarmonizedSampler", "PriorPaintVIPaint", "PriorPaintVIPaintSimple",
+                 "PriorPaintLoadAIDGuidance", "PriorPaintTrainAIDGuidance", "PriorPaintTrainAIDGuidanceSimple",
+                 "PriorPaintKSampler", "PriorPaintKSamplerAdvanced"}  # js/priorpaint.js gives them a read-out box
+
+
 def _height(ctype: str, object_info: dict) -> int:
-    """About the height the frontend gives a node: sockets, then one row per widget (images need room)."""
+    """About the height the frontend gives a node after a run: sockets, one row per widget, the read-out
+    box, and room for a preview image (SaveImage, DCE Check's heat map)."""
     if ctype == "SaveImage":
         return 320
+    if ctype == "PriorPaintDCECheck":
+        return 480
     info = object_info[ctype]
     specs = {**info["input"].get("required", {}), **info["input"].get("optional", {})}
     widgets = sum(1 for v in specs.values() if _is_widget(v))
     sockets = max(len(specs) - widgets, len(info["output"]))
-    return 50 + 22 * sockets + 26 * widgets
+    return 50 + 22 * sockets + 26 * widgets + (120 if ctype in READOUT_NODES else 0)
 
 
-def _layout(spec, heights: dict[int, int]) -> dict[int, tuple[int, int]]:
+def _layout(spec, heights: dict[int, int], top: int = 260) -> dict[int, tuple[int, int]]:
     """Node positions: three blocks left to right (inputs, inpaint, result), columns by link depth inside
     each block, nodes of one column stacked; the note sits above."""
     depth = _depths(spec)
@@ -320,7 +371,7 @@ def _layout(spec, heights: dict[int, int]) -> dict[int, tuple[int, int]]:
         cols: dict[int, int] = {}
         for n in members:
             c = depth[n] - d0
-            y = cols.get(c, 260)
+            y = cols.get(c, top)
             pos[n] = (x + PAD + c * (NODE_W + GAP_X), y)
             cols[c] = y + heights[n] + GAP_Y
         x += 2 * PAD + (max(cols) + 1) * (NODE_W + GAP_X) + GAP_X
@@ -339,11 +390,12 @@ def _groups(spec, pos, heights) -> list[dict]:
     return out
 
 
-def build_ui(spec, object_info: dict, note: str | None = None) -> dict:
+def build_ui(spec, object_info: dict, note: list[str] | None = None, key: str | None = None) -> dict:
     nodes, links = [], []
     out_links: dict[tuple[int, int], list[int]] = {}
     heights = {nid: _height(ctype, object_info) for nid, ctype, _, _ in spec}
-    pos = _layout(spec, heights)
+    note_h = 40 + 18 * len(note) if note else 0
+    pos = _layout(spec, heights, top=30 + note_h + 100)  # the groups' titles sit 60 px above their nodes
     link_id = 0
     for order, (nid, ctype, widgets, ins) in enumerate(spec):
         info = object_info[ctype]
@@ -383,6 +435,10 @@ def build_ui(spec, object_info: dict, note: str | None = None) -> dict:
                 "properties": {"Node name for S&R": ctype}, "widgets_values": values}
         if ctype in TITLES:
             node["title"] = TITLES[ctype]
+        models = [{"name": v, "url": MODEL_URLS[v][1], "directory": MODEL_URLS[v][0]}
+                  for v in values if isinstance(v, str) and v in MODEL_URLS]
+        if models:
+            node["properties"]["models"] = models
         nodes.append(node)
     for node in nodes:
         info = object_info[node["type"]]
@@ -393,11 +449,13 @@ def build_ui(spec, object_info: dict, note: str | None = None) -> dict:
     if note:
         nid = max(n["id"] for n in nodes) + 1
         width = max(g["bounding"][0] + g["bounding"][2] for g in groups) - 40 if groups else 900
-        nodes.append({"id": nid, "type": "Note", "pos": [40, 30], "size": [min(width, 1400), 150], "flags": {},
-                      "order": len(nodes), "mode": 0, "inputs": [], "outputs": [], "title": "What this shows",
-                      "properties": {}, "widgets_values": [note], "color": "#432", "bgcolor": "#653"})
+        nodes.append({"id": nid, "type": "Note", "pos": [40, 30], "size": [min(width, 1400), note_h],
+                      "flags": {}, "order": len(nodes), "mode": 0, "inputs": [], "outputs": [],
+                      "title": "What this shows", "properties": {}, "widgets_values": ["\n".join(note)],
+                      "color": "#432", "bgcolor": "#653"})
+    # no saved view ("ds"): the frontend fits the whole graph into the canvas on load
     return {"last_node_id": max(n["id"] for n in nodes), "last_link_id": link_id, "nodes": nodes, "links": links,
-            "groups": groups, "config": {}, "extra": {"ds": {"scale": 0.7, "offset": [0, 0]}}, "version": 0.4}
+            "groups": groups, "config": {}, "extra": {"priorpaint_template": key} if key else {}, "version": 0.4}
 
 
 def thumbnail(server, ui: dict, object_info: dict, path: str) -> None:
@@ -411,8 +469,15 @@ def thumbnail(server, ui: dict, object_info: dict, path: str) -> None:
     entry = server.run(prompt)
     save = next(k for k, v in prompt.items() if v["class_type"] == "SaveImage")
     im = Image.open(io.BytesIO(server.output_images(entry, save)[0])).convert("RGB")
-    im.thumbnail((256, 256))
-    im.save(path, quality=90)
+    _to_thumbnail_size(im).save(path, quality=90)
+
+
+def _to_thumbnail_size(im):
+    """The template browser's card is about 256 px wide: scale the picture so its long side is 256."""
+    from PIL import Image
+
+    k = 256 / max(im.size)
+    return im.resize((round(im.size[0] * k), round(im.size[1] * k)), Image.LANCZOS)
 
 
 def family_thumbnail(family: str, variant: str, path: str) -> None:
@@ -423,10 +488,9 @@ def family_thumbnail(family: str, variant: str, path: str) -> None:
     from PIL import Image, ImageDraw
 
     rgb, mask = demo_input()
-    im = Image.fromarray(np.where(mask[..., None], np.uint8(128), rgb))
-    im.thumbnail((256, 256))
+    im = _to_thumbnail_size(Image.fromarray(np.where(mask[..., None], np.uint8(128), rgb)))
     draw = ImageDraw.Draw(im)
-    for i, text in enumerate((FAMILY[family]["title"], variant)):
+    for i, text in enumerate((FAMILY[family]["title"], variant, "the input (grey = hole), not a result")):
         y = 6 + 16 * i
         draw.rectangle((4, y - 2, 8 + 7 * len(text), y + 12), fill=(0, 0, 0))
         draw.text((6, y), text, fill=(255, 255, 255))
@@ -450,14 +514,17 @@ def main():
         im.thumbnail((256, 256))
         os.makedirs(os.path.join(ROOT, "docs", "images"), exist_ok=True)
         im.save(os.path.join(ROOT, "docs", "images", "workflow_input.jpg"), quality=90)
+    for f in os.listdir(templates.FOLDER):  # files of templates renamed or gone
+        if os.path.splitext(f)[0] not in templates.KEYS:
+            os.remove(os.path.join(templates.FOLDER, f))
     with tempfile.TemporaryDirectory() as tmp, ComfyServer(tmp) as server:
         object_info = server.get_json("/object_info")
         notes = {k: v + CHANGE for k, v in NOTES.items()}
         notes.update({f"{fam}_inpaint{sfx}": family_note(fam, bool(sfx)) + PHOTO for fam in FAMILY
                       for sfx in ("", "_sampler_custom")})
         for name, spec in dict(WORKFLOWS, **_family_templates()).items():
-            path = os.path.join(ROOT, "example_workflows", name + ".json")
-            ui = build_ui(spec, object_info, notes.get(name))
+            path = templates.path(name)
+            ui = build_ui(spec, object_info, notes.get(name), key=name)
             with open(path, "w") as f:
                 json.dump(ui, f, indent=1)
                 f.write("\n")
