@@ -15,9 +15,10 @@ demo: comfyui       ## boot ComfyUI headless, inpaint the held-out images per me
 
 browser-deps:       ## Debian's chromium + chromium-driver for the browser test (apt; sudo when not root)
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  echo "[browser-deps] installing chromium and chromium-driver with apt (a few minutes)"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1 || \
-	  { $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium chromium-driver; }; }
+	  $$SUDO apt-get install -y chromium chromium-driver || \
+	  { $$SUDO apt-get update && $$SUDO apt-get install -y chromium chromium-driver; }; }
 
 test: comfyui browser-deps ## all three tiers: core (pure torch), nodes (in-process ComfyUI), e2e (real server + headless Chromium)
 	@echo "[test] ComfyUI $$(sed -n 's/^__version__ = "\(.*\)"/\1/p' $${COMFYUI_PATH:-.comfyui}/comfyui_version.py)"

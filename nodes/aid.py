@@ -442,9 +442,10 @@ def train_guidance(model, vae, images, name, mask_kind, iterations, batch, crop,
                 core.save_checkpoint(ckpt, actor, critic, opt, done, g,
                                      {"log": log, "net": actor.config, "backbone": info})
             if done % 10 == 0 or done == iterations:
-                send_ui_message("status", {"text": f"AID {done}/{iterations}: Ψ {stats['psi']:.3f} "
-                                                   f"|δ| {stats['td']:.3f}", "curve": [r["psi"] for r in log]},
-                                node_id)
+                send_ui_message("status", {"text": f"training {done}/{iterations}: the fills' error Ψ "
+                                                   f"{stats['psi']:.3f} (lower is better; it started at "
+                                                   f"{log[0]['psi']:.3f}), critic error |δ| {stats['td']:.3f}",
+                                           "curve": [r["psi"] for r in log]}, node_id)
             comfy.model_management.throw_exception_if_processing_interrupted()
 
         def _snapshot(done, opt):

@@ -79,6 +79,13 @@ class GMMSeed(io.ComfyNode):
 # ---------------------------------------------------------------------------------------------
 # DCE Check
 # ---------------------------------------------------------------------------------------------
+# The read-out's scale, from `make bench-presets` (docs/presets.json, README): finished inpaints of the demo
+# model's held-out crops average KL 0.76 with ComfyUI's own inpainting and 0.38 with the balanced preset.
+DCE_SCALE = ("Lower is more harmonious: 0 = the hole has the colours of its surroundings. For scale, finished "
+             "inpaints on the demo set score about 0.4 (PriorPaint balanced) to 0.8 (ComfyUI's own inpainting).\n"
+             "Heat map: the known region dimmed; in the hole, red = colours rare around it, blue = colours that fit.")
+
+
 class DCECheck(io.ComfyNode):
     @classmethod
     def define_schema(cls):
@@ -130,7 +137,8 @@ class DCECheck(io.ComfyNode):
                 view.add_(part[:, 0] * m[:, 0])
         kl, ce = float(scores["kl"].mean()), float(scores["dce"].mean())
         text = "\n".join(f"{'image ' + str(i + 1) + ': ' if x.shape[0] > 1 else ''}KL (harmony) {k:.4f}   DCE {d:.4f}"
-                         for i, (k, d) in enumerate(zip(scores["kl"].tolist(), scores["dce"].tolist())))
+                          for i, (k, d) in enumerate(zip(scores["kl"].tolist(), scores["dce"].tolist())))
+        text += "\n" + DCE_SCALE
         rgb = rgb.clamp_(0, 1)
         return io.NodeOutput(kl, ce, rgb, heat[:, 0].contiguous(), ui=readout(text, rgb, cls))
 
@@ -248,10 +256,12 @@ def sample_harmonized(model, x, sigmas, extra_args=None, callback=None, disable=
         return dce_core.dce(_as_image(img), _as_image(_hole_like(hole, img)), bins=bins, texture=texture)["kl"]
 
     def report(history, best):
-        parts = [f"#{i + 1}@{h.start_level}: " + ",".join(f"{v:.3f}" for v in h.scores) for i, h in enumerate(history)]
-        text = f"DCE(KL) τ={threshold:.3f} " + " ".join(parts)
+        lines = [f"attempt {i + 1} (from step {h.start_level}): " + ", ".join(f"{v:.3f}" for v in h.scores)
+                 for i, h in enumerate(history)]
+        text = (f"Harmony check half way (KL, lower is better; an attempt at or below {threshold:.3f} is kept, "
+                "otherwise it starts over):\n" + "\n".join(lines))
         if best is not None:
-            text += f" → kept {','.join(f'#{b + 1}' for b in best)}"
+            text += "\nkept: " + ", ".join(f"attempt {b + 1}" for b in best)
         send_ui_message("status", {"text": text, "attempts": [h.scores for h in history], "threshold": threshold,
                                    "best": best}, node_id)
 
@@ -284,7 +294,9 @@ class HarmonizedSampler(io.ComfyNode):
             inputs=[
                 io.Float.Input("checkpoint", **ADVANCED, default=0.5, min=0.05, max=0.95, step=0.05,
                                tooltip="Where the harmony is checked, as a fraction of the schedule."),
-                io.Int.Input("attempts", default=3, min=1, max=20, tooltip="Maximum attempts N (paper: 3)."),
+                io.Int.Input("attempts", default=3, min=1, max=20,
+                             tooltip="How many times it may start over when the half-way preview does not fit its "
+                                     "surroundings (the paper's N = 3); the most harmonious attempt is kept."),
                 io.Int.Input("delta", **ADVANCED, default=2, min=0, max=100,
                              tooltip="After each failed attempt the start moves this many schedule levels later."),
                 io.Combo.Input("threshold_mode", options=["fixed", "auto"], default="fixed",
@@ -293,10 +305,12 @@ class HarmonizedSampler(io.ComfyNode):
                                        "Auto is strict: checkpoint predictions are smoother than finished images, so "
                                        "it restarts more often than the fixed default."),
                 io.Float.Input("threshold", **ADVANCED, default=1.5, min=0.0, max=20.0, step=0.01,
-                               tooltip="τ on the KL form of DCE of the checkpoint prediction: an attempt at or below "
-                                       "it is accepted. Default 1.5 = the median on held-out crops with the demo model "
-                                       "(tools/studies/calibrate_dce.py): about half of first attempts get a restart."),
-                io.Int.Input("components", default=5, min=1, max=32, tooltip="GMM components K for the seeds."),
+                               tooltip="How harmonious the half-way preview must be to keep an attempt: lower is "
+                                       "stricter (more restarts). 1.5, the default, restarts about half of first "
+                                       "attempts on the demo model's held-out crops (docs/is-diff.md). In detail: τ on "
+                                       "the KL form of DCE of the checkpoint prediction; at or below it is accepted."),
+                io.Int.Input("components", default=5, min=1, max=32,
+                             tooltip="How many colour clusters of the surroundings the seed draws from (the GMM's K)."),
                 io.Int.Input("max_points", **ADVANCED, default=2000, min=100, max=10_000_000,
                              tooltip="Known positions (a seeded random subset) used to fit the GMM."),
                 io.Float.Input("noise_blend", **ADVANCED, default=0.0, min=0.0, max=1.0, step=0.05,

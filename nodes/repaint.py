@@ -103,17 +103,25 @@ class RePaintPlusSampler(io.ComfyNode):
                 "model calls plus 'resamples' per call at a harmonising level."),
             inputs=[
                 io.Combo.Input("mode", options=list(MODES), default="repaint_plus_b",
-                               tooltip="; ".join(f"{k}: {v}" for k, v in MODES.items())),
+                               tooltip="repaint_plus_b (recommended) makes the hole agree with its surroundings at "
+                                       "every step; repaint_plus_a is a variant for zero-mean latents; repaint is the "
+                                       "original RePaint, for comparison. In detail: "
+                                       + "; ".join(f"{k}: {v}" for k, v in MODES.items())),
                 io.Int.Input("jump_length", default=1, min=1, max=100,
-                             tooltip="Harmonise every j-th level (RePaint+), or jump back j levels (RePaint)."),
+                             tooltip="Harmonise at every step (1) or every j-th step (2 = cheaper, the 'fast' "
+                                     "preset). In RePaint mode: how many levels each jump goes back."),
                 io.Int.Input("resamples", default=1, min=1, max=50,
-                             tooltip="Harmonisation rounds per harmonising level (RePaint+), or resampling count r "
-                                     "(RePaint: r−1 jumps back at each jump point)."),
+                             tooltip="Rounds of harmonising per step: each costs one more model call; 1 is the "
+                                     "measured best value per call (for more quality raise steps). In RePaint mode: "
+                                     "the resampling count r (r−1 jumps back at each jump point)."),
                 io.Combo.Input("kappa_mode", **ADVANCED, options=list(rpp.KAPPA_MODES), default="capped",
-                               tooltip="Drift realignment κ(σ) = (σ_d² + σ²)/σ_d²: 'theory' (exact for Gaussian data), "
-                                       "'capped' (min(theory, cap): safe for real models at high σ) or '1' (none)."),
+                               tooltip="How strongly each round pulls the hole towards what the known pixels imply "
+                                       "when the image is still noisy: 'capped' (recommended, safe for real models), "
+                                       "'theory' (uncapped) or '1' (no realignment). In detail: the drift "
+                                       "realignment κ(σ) = (σ_d² + σ²)/σ_d², exact for Gaussian data; 'capped' is "
+                                       "min(theory, kappa_cap)."),
                 io.Float.Input("kappa_cap", **ADVANCED, default=4.0, min=1.0, max=1000.0, step=0.5,
-                               tooltip="Upper bound on κ in 'capped' mode."),
+                               tooltip="The largest pull in 'capped' mode (the upper bound on κ)."),
                 io.Float.Input("start_percent", **ADVANCED, default=0.0, min=0.0, max=1.0, step=0.01,
                                tooltip="Harmonise only from this fraction of the schedule (0 = first step)."),
                 io.Float.Input("end_percent", **ADVANCED, default=1.0, min=0.0, max=1.0, step=0.01,
@@ -122,19 +130,20 @@ class RePaintPlusSampler(io.ComfyNode):
                                tooltip="Without a base sampler: 0 = euler (DDIM), > 0 = euler_ancestral with this eta. "
                                        "RePaint mode always uses ancestral moves (eta 1 if 0)."),
                 io.Float.Input("sigma_data", **ADVANCED, default=1.0, min=0.01, max=10.0, step=0.01,
-                               tooltip="Data standard deviation in the model's latent space for κ: about 1 for "
-                                       "SD/SDXL/SD3/Flux latents, 0.5 for pixel models in [-1, 1]."),
+                               tooltip="The spread of the model's latents: 1.0 for SD1.5, SDXL, SD3.5 and Flux; 0.5 "
+                                       "for pixel models such as the demo model. (The data standard deviation σ_d in "
+                                       "κ.)"),
                 io.Sampler.Input("sampler", optional=True,
                                  tooltip="Base sampler that runs the schedule (KSamplerSelect etc.). Without one: euler "
                                          "(euler_ancestral when eta > 0). Not used in 'repaint' mode."),
                 io.Combo.Input("solver", **ADVANCED, options=list(rpp.SOLVERS), default="krylov", optional=True,
-                               tooltip="How variant B's rounds reach data consistency: 'krylov' (minimal residual over "
-                                       "the rounds' directions, prediction extrapolated; closest to "
-                                       "the exact posterior per model call) or 'richardson' (the paper's fixed-κ rounds, "
-                                       "as in 0.2)."),
+                               tooltip="'krylov' (recommended: the most faithful per model call) or 'richardson' "
+                                       "(the paper's rounds). In detail: how variant B's rounds reach data "
+                                       "consistency; krylov takes the minimal residual over the rounds' directions "
+                                       "with the prediction extrapolated, richardson the fixed-κ rounds."),
                 io.Boolean.Input("warm_start", **ADVANCED, default=True, optional=True,
-                                 tooltip="Start each step's rounds from the known pixels' noise found at the step before "
-                                         "(on) instead of fresh noise (off, as in 0.2)."),
+                                 tooltip="On (recommended): each step's rounds start from where the step before ended, "
+                                         "instead of from fresh noise (off, the paper's way)."),
             ],
             outputs=[io.Sampler.Output("SAMPLER", display_name="sampler", tooltip="Connect to SamplerCustom / SamplerCustomAdvanced.")],
         )

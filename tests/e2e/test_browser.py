@@ -77,6 +77,19 @@ return out;
 """
 
 
+OVERLAPS = """
+// pairs of nodes whose boxes (title bar included) intersect; the Note may sit anywhere above the groups
+const boxes = app.graph._nodes.map(n => { const b = n.getBounding ? n.getBounding() : [n.pos[0], n.pos[1] - 30, n.size[0], n.size[1] + 30];
+  return [n.id + ':' + n.type, b[0], b[1], b[0] + b[2], b[1] + b[3]]; });
+const out = [];
+for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+  const [a, ax0, ay0, ax1, ay1] = boxes[i], [b, bx0, by0, bx1, by1] = boxes[j];
+  if (ax0 < bx1 - 1 && bx0 < ax1 - 1 && ay0 < by1 - 1 && by0 < ay1 - 1) out.push(a + ' / ' + b);
+}
+return out;
+"""
+
+
 SHOWN = """
 const outs = app.nodeOutputs || {};
 return app.graph._nodes.some(n => n.type === 'SaveImage' &&
@@ -278,6 +291,13 @@ def test_workflow_loads_queues_and_renders_in_the_browser(server, browser, name)
     time.sleep(0.5)
     browser.save_screenshot(os.path.join(SHOTS, f"{name}-{browser.frontend_mode}.png"))
     assert browser.execute_script(SHOWN), f"{name}: the output image never reached the SaveImage node on the page"
+    # nodes that grew at run time (read-out boxes, DCE Check's heat map) still overlap nothing
+    overlaps = browser.execute_script(OVERLAPS)
+    assert overlaps == [], f"{name}: nodes overlap after the run: {overlaps}"
+    # the same prompt again, unchanged: the server executes no node (read-outs never enter the prompt)
+    again = _queue_and_wait(server, browser)
+    assert again["status"]["status_str"] == "success", f"{name}: {again['status']}"
+    assert _ran(again) == set(), f"{name}: an unchanged rerun executed {_ran(again)}"
     # what the node learned at run time (DCE scores and attempts, VIPaint's fit, AID module info) in the read-out box
     for node_type in ("PriorPaintHarmonizedSampler", "PriorPaintVIPaint", "PriorPaintLoadAIDGuidance",
                       "PriorPaintDCECheck"):
@@ -291,3 +311,54 @@ def test_extension_script_is_served(server):
     url = next(e for e in server.get_json("/extensions") if e.endswith("/priorpaint.js"))
     js = server.get(url).decode()
     assert "priorpaint.status" in js
+
+
+def test_template_browser_lists_the_pack_titles_start_here_first(server, browser):
+    """ComfyUI's template browser shows a pack's template by its file name: the pack's category lists every
+    template under the title tools/lib/templates.py gives it, and sorted A-Z the start-here template is first
+    (the default order is the server's file listing, which a pack cannot set)."""
+    import templates
+
+    browser.execute_async_script("const d = arguments[arguments.length - 1];"
+                                 "app.extensionManager.command.execute('Comfy.BrowseTemplates').then(() => d(1), () => d(0));")
+    assert _wait_for(browser, "return [...document.querySelectorAll('[role=dialog] span')]"
+                              ".some(e => e.textContent.trim() === 'PriorPaint')"), "no PriorPaint category"
+    browser.execute_script("[...document.querySelectorAll('[role=dialog] span')]"
+                           ".find(e => e.textContent.trim() === 'PriorPaint').click()")
+    titles = set(templates.TITLES.values())
+    cards = ("document.querySelector('[role=dialog]').innerText.split('\\n').map(s => s.trim())"
+             ".filter(s => arguments[0].includes(s))")  # the card titles, in the order shown
+    assert _wait_for(browser, f"return ({cards}).length >= arguments[0].length;", sorted(titles), timeout=30)
+    shown = browser.execute_script("return " + cards, sorted(titles))
+    assert set(shown) == titles, f"titles in the template browser: {shown}"
+    # sort A-Z: the sort menu is the dialog's "Sort by" select
+    browser.execute_script("return [...document.querySelectorAll('[role=dialog] span')]"
+                           ".find(e => e.getAttribute('aria-label') === 'Sort by').closest('[role=combobox]')").click()
+    az = "[...document.querySelectorAll('[role=option]')].find(e => /Alphabetical|A → Z/.test(e.textContent))"
+    assert _wait_for(browser, f"return !!{az}"), "no A-Z sort"  # "Alphabetical (A-Z)" or "A → Z" by version
+    browser.execute_script(f"return {az}").click()
+    time.sleep(1)
+    shown = browser.execute_script("return " + cards, sorted(titles))
+    browser.save_screenshot(os.path.join(SHOTS, f"template-browser-{browser.frontend_mode}.png"))
+    assert shown and shown[0] == templates.TITLES["inpaint_ksampler"], f"sorted A-Z the browser shows {shown[:3]}"
+    browser.find_element("tag name", "body").send_keys("\ue00c")  # Escape closes the dialog
+
+
+def test_family_template_asks_for_its_missing_models_on_load(server, browser):
+    """A model-family template names its files with their official download locations, so loading it without
+    them opens ComfyUI's missing-models dialog (instead of "Value not in list" at Run)."""
+    import templates
+
+    wf = templates.load("sd15_inpaint")
+    ckpt = os.path.join(server.models_dir, "checkpoints", "v1-5-pruned-emaonly-fp16.safetensors")
+    if os.path.exists(ckpt):  # another test put the tiny stand-in there
+        os.remove(ckpt)
+    browser.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "app.loadGraphData(arguments[0]).then(() => done(true), (e) => done(String(e)));", wf)
+    text = _wait_for(browser, "const d = [...document.querySelectorAll('[role=dialog]')]"
+                              ".find(d => d.innerText.includes('v1-5-pruned-emaonly-fp16.safetensors'));"
+                              "return d ? d.innerText : null;", timeout=30)
+    browser.save_screenshot(os.path.join(SHOTS, f"missing-models-{browser.frontend_mode}.png"))
+    assert text, "no missing-models dialog for the SD1.5 template"
+    browser.find_element("tag name", "body").send_keys("\ue00c")
