@@ -26,7 +26,7 @@ from .validate import sampling_inputs
 
 
 # The drop-in's defaults are KSampler's own (euler, simple). On the exact multimodal priors "simple" roughly halves
-# the balanced preset's NLL excess against karras (the default before issue 19) at equal or lower sliced W2, on three
+# the balanced preset's NLL excess against karras at equal or lower sliced W2, on three
 # independent sets of priors; on the demo model it costs 1 % of seam score (docs/repaint-plus.md, "Default base
 # sampler and schedule"; tools/studies/posterior_base_sweep.py, tools/studies/demo_base_defaults.py).
 DEFAULT_SAMPLER, DEFAULT_SCHEDULER = "euler", "simple"

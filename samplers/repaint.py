@@ -3,7 +3,7 @@ Models"), Algorithm 1 with the time-travel jump schedule, in VE σ-space (docs/d
 
 Baseline form: fresh-noise known-region injection before every model call, DDPM (ancestral) reverse
 steps, and forward jumps back up ``jump_length`` levels ``resamples − 1`` times at every
-``jump_length``-th level. RePaint+ (issue: RePaint+ resampler) builds on the same schedule.
+``jump_length``-th level. RePaint+ (samplers/repaint_plus.py) builds on the same schedule.
 
 Mask convention (package-wide): ``mask`` = 1 on the hole (regenerate), ``known = 1 − mask``.
 """

@@ -133,7 +133,7 @@ class RePaintPlusDenoiser:
     such a level's call does: ``"next"`` (default) takes the harmonised prediction at the schedule's next
     level, on the same ``x`` (at σ near 1 pure noise is a typical state there too), so the first step
     already knows the known pixels; ``"midpoint"`` takes it halfway to the next level; ``"skip"`` returns
-    the plain prediction (0.2's behaviour, and variant A's always). With ``"next"`` the same holds for every
+    the plain prediction (the paper's form, and variant A's always). With ``"next"`` the same holds for every
     *signal-poor* level, where ``σ_VE > stand_in_above · sigma_data`` (the known pixels' signal-to-noise
     below 1 % at the default 10): its call takes the harmonised prediction at the schedule's first
     harmonising level at or below that bound. A solve there finds known-pixel noise far from any real draw,

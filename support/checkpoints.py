@@ -25,7 +25,6 @@ Files are float16 (as released checkpoints are). ``PRIORPAINT_MODEL_CACHE`` over
 """
 from __future__ import annotations
 
-import importlib
 import os
 
 import torch
@@ -197,37 +196,3 @@ def install(family: str, models_dir: str) -> dict[str, str]:
 
 CLIP_TYPE = {"sd35": "sd3", "flux": "stable_diffusion"}
 """The CLIPLoader type the tests use in place of the family's T5-XXL encoders (see the module docstring)."""
-
-
-def register(family: str) -> dict[str, str]:
-    """Make ComfyUI's folder_paths find the files of ``family`` (in-process tests); returns folder -> name."""
-    import folder_paths
-
-    out = {}
-    for folder, path in paths(family).items():
-        folder_paths.add_model_folder_path(folder, os.path.dirname(path), is_default=True)
-        out[folder] = os.path.basename(path)
-    return out
-
-
-def _comfy_nodes():
-    """ComfyUI's own top-level ``nodes`` module, checked to be that one and not this pack's ``nodes/``
-    package (which a bare ``import nodes`` could pick up if the pack root came first on sys.path)."""
-    mod = importlib.import_module("nodes")
-    if not hasattr(mod, "CheckpointLoaderSimple"):
-        raise RuntimeError(f"'nodes' resolved to {getattr(mod, '__file__', mod)!r}, not ComfyUI's nodes.py: "
-                           "put the ComfyUI folder first on sys.path")
-    return mod
-
-
-def load_stock(family: str):
-    """``(model, clip, vae)`` of ``family`` through ComfyUI's own loader nodes: CheckpointLoaderSimple (SD1.5,
-    SDXL), or UNETLoader + CLIPLoader + VAELoader (SD3.5, Flux; CLIP-L alone, see the module docstring)."""
-    nodes = _comfy_nodes()
-    names = register(family)
-    if "checkpoints" in names:
-        return nodes.CheckpointLoaderSimple().load_checkpoint(names["checkpoints"])[:3]
-    model = nodes.UNETLoader().load_unet(names["diffusion_models"], "default")[0]
-    clip = nodes.CLIPLoader().load_clip(names["text_encoders"], CLIP_TYPE[family])[0]
-    vae = nodes.VAELoader().load_vae(names["vae"])[0]
-    return model, clip, vae

@@ -36,3 +36,26 @@ def test_tools_lib_holds_modules_not_scripts():
     for path in (ROOT / "tools" / "lib").glob("*.py"):
         assert "__main__" not in path.read_text(), f"{path.name} is a script: move it to a purpose folder"
     assert os.path.isfile(ROOT / "tools" / "lib" / "packimport.py")
+
+
+def test_templates_are_files_named_by_their_titles():
+    """The template browser shows a template by its file name (tools/lib/templates.py): every file is a listed
+    title with its thumbnail, records its key, opens fitted to the canvas (no saved view), and its note reads
+    in short lines."""
+    import json
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tools" / "lib"))
+    import templates
+
+    folder = ROOT / "example_workflows"
+    stems = {p.stem for p in folder.glob("*.json")}
+    assert stems == set(templates.TITLES.values())
+    assert {p.stem for p in folder.glob("*.jpg")} == stems
+    assert sorted(stems)[0] == templates.TITLES["inpaint_ksampler"]  # start here sorts first
+    for key, title in templates.TITLES.items():
+        wf = json.loads((folder / f"{title}.json").read_text())
+        assert wf["extra"].get("priorpaint_template") == key and "ds" not in wf["extra"], title
+        notes = [n for n in wf["nodes"] if n["type"] == "Note"]
+        assert notes, f"{title}: no note"
+        assert all(len(line) <= 110 for n in notes for line in n["widgets_values"][0].splitlines()), title

@@ -10,7 +10,7 @@ from priorpaint.support.exact_priors import make_linear_gaussian
 
 @pytest.mark.parametrize("levels,j,r,nfe", [(250, 10, 10, 2410), (100, 10, 10, 910), (100, 5, 5, 480), (50, 5, 5, 230)])
 def test_jump_schedule_costs_match_the_official_scheduler(levels, j, r, nfe):
-    # algorithms.md §1.2 table, computed with andreas128/RePaint's get_schedule_jump
+    # the jump schedule of RePaint's official code (andreas128/RePaint, get_schedule_jump; docs/derivations.md §2)
     assert count_evaluations(levels, j, r) == nfe == levels + (r - 1) * j * -(-(levels - j) // j)
 
 
@@ -30,7 +30,7 @@ def test_forward_and_ancestral_steps_preserve_the_marginal_of_a_gaussian():
     assert abs(float(x.var()) - (1 + 4.0)) < 0.05
     # exact denoiser of N(0,1) data: D(x, σ) = x / (1 + σ²). One ancestral step 2 → 1 with the posterior
     # *mean* gives σ_up² = 0.75, σ_down = 0.5, x' = 0.4·x: Var = 0.16·5 + 0.75 = 1.55, not the marginal's 2.0 --
-    # the under-dispersion of DDPM with an MMSE denoiser that RePaint+ (algorithms.md §2.6) corrects.
+    # the under-dispersion of DDPM with an MMSE denoiser that RePaint+ (docs/derivations.md §3, 'Dispersion') corrects.
     y = ancestral_step(x, x / 5.0, 2.0, 1.0, torch.randn(x.shape, generator=g))
     assert abs(float(y.var()) - 1.55) < 0.03
     with pytest.raises(ValueError):

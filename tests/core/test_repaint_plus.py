@@ -1,4 +1,4 @@
-"""RePaint+ against its theory (algorithms.md §2): the paper's linear experiment, Theorem 4's rate,
+"""RePaint+ against its theory (docs/derivations.md §3): the paper's linear experiment, Theorem 4's rate,
 and the multi-state variants on an exact linear-Gaussian prior."""
 import math
 

@@ -21,7 +21,7 @@ def sd_sigma(t: int) -> float:
 
 
 def reference_code_kl(mu_q, var_q, mu_p, var_p):
-    """The LDM reference's get_kl (algorithms.md §4.3): the mean term is (1/2*scale2**2)*Δµ² = σ_p²/2·Δµ²."""
+    """The LDM reference's get_kl (docs/derivations.md §6, docs/vipaint.md): the mean term is (1/2*scale2**2)*Δµ² = σ_p²/2·Δµ²."""
     return 0.5 * (torch.log(var_p / var_q) + var_q / var_p - 1) + (1 / 2 * var_p) * (mu_q - mu_p) ** 2
 
 

@@ -72,7 +72,7 @@ def test_realigned_resampling_beats_plain_and_replace_at_equal_nfe_on_a_linear_p
     replace = B.core_replace("euler", 30).run(counted.model, B.Task(y, mask, cond(), cond(), 0))
     err = {k: float((v - y).pow(2).mean().sqrt()) for k, v in (("plus", plus), ("plain", plain), ("replace", replace))}
     assert n_plus == 30 and n_plain <= 30
-    # measured: plus 5.7e-3, plain RePaint 1.4e-2, replace 5.3e-2 (algorithms.md §2.7 table: 6.2e-3 vs 1.8e-2)
+    # measured: plus 5.7e-3, plain RePaint 1.4e-2, replace 5.3e-2 (the RePaint+ paper's (arXiv 2302.01217) linear-experiment table: 6.2e-3 vs 1.8e-2)
     assert err["plus"] < 0.6 * err["plain"] and err["plus"] < 0.2 * err["replace"], err
 
 
