@@ -178,7 +178,32 @@ class RePaintPlusDenoiser:
         self.warm_start, self.solver, self.signal_free = warm_start, solver, signal_free
         self.ve_max = float(stand_in_above) * float(sigma_data)
         self.snr_max = float(stand_in_snr)
+        self._pass_on_idle_turns(n)
         self._eps = None  # the known pixels' implied noise after the last harmonisation (warm start)
+
+    def _pass_on_idle_turns(self, n: int) -> None:
+        """A schedule whose harmonising levels cannot act harmonises the first level that can.
+
+        At the signal-free level (flow σ = 1, ``c = 0``) the rounds act only through a stand-in, which a
+        few-step schedule cannot have (:meth:`stand_in` refuses one that is not noise-dominated). With
+        ``jump_length`` > 1 (the fast preset) a 2-step flow schedule harmonises σ = 1 alone, so the run would
+        be ComfyUI's plain inpainting at the preset's name. Then the first level that can act harmonises
+        instead: every preset harmonises at least once where any level allows it (docs/repaint-plus.md,
+        "Few steps"). A schedule with any acting harmonising level is unchanged (every EPS and V schedule,
+        and every flow schedule of 3 steps or more that ComfyUI's schedulers give)."""
+        if self.variant != "B":
+            return
+        inner = self.levels[:n]
+        if any(self.harmonises(v) and self._acts_at(v) for v in inner):
+            return
+        first = next((v for v in inner if self._acts_at(v)), None)
+        if first is not None and any(self.harmonises(v) for v in inner):
+            self.harmonise.add(first)
+
+    def _acts_at(self, v: float) -> bool:
+        """Whether rounds can act at level ``v`` (it carries signal and has a finite noise level)."""
+        c, s_ve = self.signal(v)
+        return c > 0 and 0 < s_ve < float("inf")
 
     def harmonises(self, s: float) -> bool:
         """Whether a call at level ``s`` harmonises (``s`` one of the schedule's harmonising levels)."""

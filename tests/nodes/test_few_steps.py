@@ -63,3 +63,24 @@ def test_the_stand_in_answers_only_at_levels_where_noise_dominates():
                 sigmas = [float(v) for v in comfy.samplers.calculate_sigmas(ms, scheduler, steps)]
                 d = _denoiser(sigmas, prediction == "flow", jump_length)
                 assert all(d.stand_in(s) == d._candidate(s) for s in sigmas), (prediction, scheduler, steps)
+
+
+def test_a_preset_harmonises_at_least_once_where_any_level_allows_it():
+    """fast harmonises every second level; at flow σ = 1 the rounds act only through a stand-in, which a
+    2-step schedule cannot have (its next level is far from noise-dominated). A 2-step fast run would then be
+    ComfyUI's plain inpainting; instead the first level that can act harmonises."""
+    d = _denoiser([1.0, 0.003, 0.0], flow=True, jump_length=2)
+    assert d.stand_in(1.0) is None and d.harmonises(0.003)
+    d = _denoiser([1.0, 0.6, 0.3, 0.0], flow=True, jump_length=2)  # 0.3 harmonises: nothing added
+    assert not d.harmonises(0.6) and d.harmonises(0.3)
+    d = _denoiser([14.6, 0.029, 0.0], flow=False, jump_length=2)  # EPS carries signal at every level
+    assert d.harmonises(14.6) and not d.harmonises(0.029)
+    # every schedule of 3 steps or more keeps its harmonising levels, EPS and flow, every scheduler
+    for prediction in ("eps", "flow"):
+        ms = LoadDemoModel.execute("priorpaint-unet", prediction).result[0].get_model_object("model_sampling")
+        for scheduler in comfy.samplers.KSampler.SCHEDULERS:
+            for steps, jump_length in ((3, 2), (4, 2), (8, 2), (10, 2), (20, 1), (20, 2), (40, 1)):
+                sigmas = [float(v) for v in comfy.samplers.calculate_sigmas(ms, scheduler, steps)]
+                d = _denoiser(sigmas, prediction == "flow", jump_length)
+                planned = {sigmas[i] for i in rpp.harmonising_levels(len(sigmas) - 1, jump_length)}
+                assert d.harmonise == planned, (prediction, scheduler, steps, jump_length)

@@ -414,6 +414,21 @@ def readme_side_tables() -> None:
                       f"{c['image']} photo: {c['crop_s']:.1f} s against {c['full_s']:.1f} s at full size "
                       f"({c['fraction']:.3f}×), nothing outside the feather band changed "
                       f"(max {c['max_change_outside_band']:g}).*"]
+        if d.get("by_steps"):
+            methods = list(dict.fromkeys(r["method"] for r in d["by_steps"]))
+            preds = list(dict.fromkeys(r["prediction"] for r in d["by_steps"]))
+            lines += ["", "Few steps (Turbo, Lightning, LCM, Hyper, schnell): harmony KL · seam at each step count, euler, "
+                          "simple; the hole's largest |x| stayed ≤ "
+                          f"{max(r['hole_max'] for r in d['by_steps']):.2f} in every run (latents live in [−1, 1]).", "",
+                      "| model | steps | " + " | ".join(methods) + " |", "|---|---|" + "---|" * len(methods)]
+            for pred in preds:
+                for steps in dict.fromkeys(r["steps"] for r in d["by_steps"]):
+                    cell = {r["method"]: f"{r['harmony']:.2f} · {r['seam']:.2f}" for r in d["by_steps"]
+                            if r["prediction"] == pred and r["steps"] == steps}
+                    lines.append(f"| {pred.upper() if pred == 'eps' else pred} | {steps} | "
+                                 + " | ".join(cell.get(m, "–") for m in methods) + " |")
+            lines += ["", f"*`make bench-presets`, {d['by_steps_images']} held-out crops × {len(d['masks'])} masks × "
+                          f"{d['samples']} samples per cell (docs/benchmarks.md §h).*"]
         _readme_block("presets", lines)
     d = _doc_json("posterior.json")
     if d:

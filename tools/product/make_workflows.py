@@ -75,7 +75,9 @@ def decode_composite_save(nid, samples, prefix, colour_match="none"):
 WORKFLOWS = {
     # Start here: the drop-in Inpaint KSampler (a KSampler with a 'method' preset) between Inpaint Encode
     # and a colour-matched paste back.
-    "inpaint_ksampler": LOAD[:2] + [
+    # The hole is the stroke across the cheek: fur the demo texture model can continue (an eye it cannot draw).
+    "inpaint_ksampler": [(1, "PriorPaintExamplePhoto", {"photo": "cat", "width": 128, "hole": "stroke"}, {}),
+                         LOAD[1]] + [
         (3, "PriorPaintInpaintEncode", {"grow": 0, "feather": 0.0, "fill": "neutral grey"},
          {"pixels": (1, 0), "mask": (1, 1), "vae": (2, 1)}),
         (4, "PriorPaintKSampler", {"seed": 7, "steps": 20, "cfg": 1.0, "sampler_name": "euler", "scheduler": "simple",
