@@ -75,6 +75,9 @@ function setReadout(node, text) {
   node.properties[PROPERTY] = text;
   setValue(readoutWidget(node), text);
   node.setDirtyCanvas?.(true, true);
+  // The open workflow's state is what a tab switch restores: record the new text there now (a run changes
+  // nothing the frontend itself would record until the next edit).
+  app.extensionManager?.workflow?.activeWorkflow?.changeTracker?.checkState?.();
 }
 
 app.registerExtension({

@@ -40,8 +40,8 @@ def test_tools_lib_holds_modules_not_scripts():
 
 def test_templates_are_files_named_by_their_titles():
     """The template browser shows a template by its file name (tools/lib/templates.py): every file is a listed
-    title with its thumbnail, records its key, opens fitted to the canvas (no saved view), and its note reads
-    in short lines."""
+    title with its thumbnail, records its key, opens with the whole graph in view below the top bars, and its
+    note reads in short lines."""
     import json
     import sys
 
@@ -55,7 +55,15 @@ def test_templates_are_files_named_by_their_titles():
     assert sorted(stems)[0] == templates.TITLES["inpaint_ksampler"]  # start here sorts first
     for key, title in templates.TITLES.items():
         wf = json.loads((folder / f"{title}.json").read_text())
-        assert wf["extra"].get("priorpaint_template") == key and "ds" not in wf["extra"], title
+        assert wf["extra"].get("priorpaint_template") == key, title
+        ds = wf["extra"]["ds"]
+        x0 = min([n["pos"][0] for n in wf["nodes"]] + [g["bounding"][0] for g in wf["groups"]])
+        y0 = min([n["pos"][1] - 30 for n in wf["nodes"]] + [g["bounding"][1] for g in wf["groups"]])
+        x1 = max([n["pos"][0] + n["size"][0] for n in wf["nodes"]] + [g["bounding"][0] + g["bounding"][2] for g in wf["groups"]])
+        y1 = max([n["pos"][1] + n["size"][1] for n in wf["nodes"]] + [g["bounding"][1] + g["bounding"][3] for g in wf["groups"]])
+        screen = [((x + ds["offset"][0]) * ds["scale"], (y + ds["offset"][1]) * ds["scale"]) for x, y in ((x0, y0), (x1, y1))]
+        assert screen[0][1] >= 100 and screen[0][0] >= 60, f"{title}: opens under the top bar: {screen}"
+        assert screen[1][0] <= 1600 and screen[1][1] <= 1000, f"{title}: opens cut off: {screen}"
         notes = [n for n in wf["nodes"] if n["type"] == "Note"]
         assert notes, f"{title}: no note"
         assert all(len(line) <= 110 for n in notes for line in n["widgets_values"][0].splitlines()), title

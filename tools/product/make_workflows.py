@@ -455,9 +455,28 @@ def build_ui(spec, object_info: dict, note: list[str] | None = None, key: str | 
                       "flags": {}, "order": len(nodes), "mode": 0, "inputs": [], "outputs": [],
                       "title": "What this shows", "properties": {}, "widgets_values": ["\n".join(note)],
                       "color": "#432", "bgcolor": "#653"})
-    # no saved view ("ds"): the frontend fits the whole graph into the canvas on load
+    extra = {"ds": first_view(nodes, groups)}
+    if key:
+        extra["priorpaint_template"] = key
     return {"last_node_id": max(n["id"] for n in nodes), "last_link_id": link_id, "nodes": nodes, "links": links,
-            "groups": groups, "config": {}, "extra": {"priorpaint_template": key} if key else {}, "version": 0.4}
+            "groups": groups, "config": {}, "extra": extra, "version": 0.4}
+
+
+VIEW = (1250, 650)  # screen pixels a template should fit: a 1600x1000 window less the bars, and room for
+# Nodes 2.0, which scales an older layout up by 1.2 on load (its Comfy.VueNodes.AutoScaleLayout)
+VIEW_TOP_LEFT = (80, 110)  # where the graph's top-left corner lands on screen: clear of the top bars
+
+
+def first_view(nodes, groups) -> dict:
+    """The saved view (``extra.ds``) that shows the whole graph below the frontend's top bars. (Without one the
+    frontend fits the view itself, but Nodes 2.0 (frontend 1.32) then places nodes and groups apart.)
+    LiteGraph draws canvas point p at screen (p + offset)·scale."""
+    x0 = min([n["pos"][0] for n in nodes] + [g["bounding"][0] for g in groups])
+    y0 = min([n["pos"][1] - 30 for n in nodes] + [g["bounding"][1] for g in groups])
+    x1 = max([n["pos"][0] + n["size"][0] for n in nodes] + [g["bounding"][0] + g["bounding"][2] for g in groups])
+    y1 = max([n["pos"][1] + n["size"][1] for n in nodes] + [g["bounding"][1] + g["bounding"][3] for g in groups])
+    scale = round(min(1.0, VIEW[0] / (x1 - x0), VIEW[1] / (y1 - y0)), 3)
+    return {"scale": scale, "offset": [round(VIEW_TOP_LEFT[0] / scale - x0, 1), round(VIEW_TOP_LEFT[1] / scale - y0, 1)]}
 
 
 def thumbnail(server, ui: dict, object_info: dict, path: str) -> None:
