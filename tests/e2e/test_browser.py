@@ -178,9 +178,13 @@ def test_readouts_cost_nothing_and_show_the_newest_value(server, browser):
     """A read-out never enters the prompt: an unchanged rerun executes no node (server's execution events), a
     changed widget re-runs only the nodes after it; the box shows the newest text after a change, a workflow
     tab switch and a page reload; nothing of it is in the saved workflow's widget values."""
+    import copy
+
+    graph = copy.deepcopy(DCE_GRAPH)  # a photo width of its own per frontend: nothing is cached from elsewhere
+    graph["nodes"][0]["widgets_values"][1] = {"classic": 80, "nodes2": 88}[browser.frontend_mode]
     browser.execute_async_script(
         "const done = arguments[arguments.length - 1];"
-        "app.loadGraphData(arguments[0]).then(() => done(true), (e) => done(String(e)));", DCE_GRAPH)
+        "app.loadGraphData(arguments[0]).then(() => done(true), (e) => done(String(e)));", graph)
     first = _queue_and_wait(server, browser)
     assert first["status"]["status_str"] == "success", first["status"]
     assert _ran(first) == {"1", "2"}
@@ -207,11 +211,16 @@ def test_readouts_cost_nothing_and_show_the_newest_value(server, browser):
     saved = browser.execute_script("return app.graph.serialize()")
     dce = next(n for n in saved["nodes"] if n["type"] == "PriorPaintDCECheck")
     assert dce["widgets_values"] == [16, False], dce["widgets_values"]
-    # a workflow tab switch and back
+    # a workflow tab switch and back: a new blank workflow, then a click on this workflow's tab
+    name = browser.execute_script("return app.extensionManager.workflow.activeWorkflow.filename")
     browser.execute_async_script(
-        "const done = arguments[arguments.length - 1]; const c = app.extensionManager.command;"
-        "c.execute('Comfy.NewBlankWorkflow').then(() => c.execute('Workspace.PreviousOpenedWorkflow'))"
-        ".then(() => done(1), (e) => done(String(e)));")
+        "const done = arguments[arguments.length - 1];"
+        "app.extensionManager.command.execute('Comfy.NewBlankWorkflow').then(() => done(1), (e) => done(String(e)));")
+    assert _wait_for(browser, "return app.extensionManager.workflow.activeWorkflow.filename !== arguments[0]", name)
+    tab = [e for e in browser.find_elements("xpath", f"//*[normalize-space(text())='{name}']") if e.is_displayed()]
+    assert tab, f"no tab named {name!r} on the page"
+    tab[0].click()
+    assert _wait_for(browser, "return app.extensionManager.workflow.activeWorkflow.filename === arguments[0]", name)
     assert _wait_shown(browser, "PriorPaintDCECheck", text2), \
         f"after a tab switch the read-out shows {browser.execute_script(SHOWN_READOUT, 'PriorPaintDCECheck')!r}"
     # a page reload: the frontend restores the open workflow, the box its last text
