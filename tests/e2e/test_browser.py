@@ -394,6 +394,8 @@ def test_a_workflow_saved_with_the_last_release_still_loads_and_runs(server, bro
         "app.loadGraphData(arguments[0]).then(() => done(true), (e) => done(String(e)));", workflow)
     res = browser.execute_script(CHECK, server.get_json("/object_info"))
     assert res["missing"] == [] and res["widgets"] == [], f"{name}: {res}"
+    if browser.frontend_mode != "classic":
+        return  # the prompt a loaded workflow queues is the same in both frontends: run it once (CI time)
     entry = _queue_and_wait(server, browser)
     assert entry["status"]["status_str"] == "success", f"{name}: {entry['status']}"
     assert any(img.get("type") == "output" for out in entry["outputs"].values() for img in out.get("images", []))
