@@ -28,7 +28,7 @@ from ..samplers import aid as core
 from ..samplers.maskgen import random_masks
 from ..samplers.masks import InputError
 from ..samplers.ve import flow_to_ve, flow_to_ve_sigma, ve_to_flow, ve_to_flow_sigma
-from .common import ADVANCED, CATEGORY, node_error, readout, send_ui_message, schema
+from .common import ADVANCED, CATEGORY, node_error, readout, schema, schema_defaults, send_ui_message, unique_id
 
 FOLDER = "inpaint_guidance"
 MAX_BYTES = 512 * 2**20  # a guidance module is < 1% of a backbone; 512 MiB covers a 12B-parameter one
@@ -222,7 +222,7 @@ class LoadAIDGuidance(io.ComfyNode):
             g = load_guidance_file(resolve_name(guidance_name), guidance_name)
         except InputError as e:
             raise node_error("Load AID Guidance", e) from None
-        node_id = getattr(cls.hidden, "unique_id", None) if cls.hidden is not None else None
+        node_id = unique_id(cls)
         send_ui_message("status", {"text": g.summary(), "metadata": {k: v for k, v in g.info.items() if k != "time"}},
                         node_id)
         return io.NodeOutput(g, ui=readout(g.summary()))
@@ -570,7 +570,7 @@ class TrainAIDGuidance(io.ComfyNode):
         g_out, path, text = train_guidance(
             model, vae, images, name, mask_kind, iterations, batch, crop, steps, lr_actor, lr_critic, lam, beta,
             seed, resume, checkpoint_every, conditioning, harmony_weight, moment_weight, lowpass, context, td_lambda,
-            sigma_floor, getattr(cls.hidden, "unique_id", None) if cls.hidden is not None else None,
+            sigma_floor, unique_id(cls),
             node="Train AID Guidance (Advanced)")
         return io.NodeOutput(g_out, path, ui=readout(text))
 
@@ -617,7 +617,8 @@ class TrainAIDGuidanceSimple(io.ComfyNode):
 
     @classmethod
     def execute(cls, model, vae, images, name, mask_kind, iterations, seed, resume, conditioning=None) -> io.NodeOutput:
-        g_out, path, text = train_guidance(
-            model, vae, images, name, mask_kind, iterations, 48, 32, 8, 1e-3, 1e-3, 0.1, 1.0, seed, resume, 50,
-            conditioning, node_id=getattr(cls.hidden, "unique_id", None) if cls.hidden is not None else None)
+        settings = dict(schema_defaults(TrainAIDGuidance), name=name, mask_kind=mask_kind, iterations=iterations,
+                        seed=seed, resume=resume)
+        g_out, path, text = train_guidance(model, vae, images, **settings, conditioning=conditioning,
+                                           node_id=unique_id(cls))
         return io.NodeOutput(g_out, path, ui=readout(text))

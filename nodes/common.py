@@ -30,6 +30,18 @@ def send_ui_message(event: str, data: dict, node_id: str | None = None) -> None:
     inst.send_sync(f"priorpaint.{event}", payload)
 
 
+def unique_id(cls) -> str | None:
+    """The running node's id (its ``io.Hidden.unique_id``), the address of its ``priorpaint.status``
+    messages; None outside a server run."""
+    return getattr(cls.hidden, "unique_id", None) if cls.hidden is not None else None
+
+
+def schema_defaults(node) -> dict:
+    """``{input: default}`` of a node's widget inputs, as its schema declares them: what a simple node passes
+    for the settings it leaves to its advanced twin."""
+    return {i.id: i.default for i in node.define_schema().inputs if getattr(i, "default", None) is not None}
+
+
 def readout(text: str, images=None, cls=None) -> dict:
     """A node's run-time read-out as ComfyUI's standard UI output: ``text`` (shown by the pack's extension
     in a read-only box on the node, in both frontends) and optional preview ``images`` (IMAGE, shown by

@@ -12,7 +12,7 @@ from ..samplers import gmm_seed as seed_core
 from ..samplers import harmonized as dsr
 from ..samplers.masks import InputError, check_finite, dilate, image_to_bchw, mask_for
 from ..samplers import noise as rng
-from .common import ADVANCED, CATEGORY, node_error, readout, send_ui_message, schema
+from .common import ADVANCED, CATEGORY, node_error, readout, schema, send_ui_message, unique_id
 from .sampling import make_ksampler
 from .validate import latent_hole
 
@@ -335,5 +335,5 @@ class HarmonizedSampler(io.ComfyNode):
         opts = dict(base=sampler, checkpoint=checkpoint, attempts=attempts, delta=delta, threshold=threshold,
                     threshold_mode=threshold_mode, components=components, max_points=max_points,
                     noise_blend=noise_blend, texture=texture, vae=vae,
-                    node_id=getattr(cls.hidden, "unique_id", None) if cls.hidden is not None else None)
+                    node_id=unique_id(cls))
         return io.NodeOutput(harmonized_sampler(**opts))

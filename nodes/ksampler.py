@@ -101,8 +101,6 @@ def run_ksampler(model, seed: int, steps: int, cfg: float, sampler_name: str, sc
     if len(sigmas) < 2:  # nothing to do (denoise 0, or start at/after the end): KSampler returns its input
         out["samples"] = samples
         return out
-    if noise_mask is None:  # a plain KSampler run: say so on the node, not only in the log
-        log.warning("%s: %s", node, NO_MASK)
     callback = latent_preview.prepare_callback(model, len(sigmas) - 1)
     out["samples"] = comfy.sample.sample_custom(model, noise, cfg, sampler, sigmas, positive, negative, samples,
                                                 noise_mask=noise_mask, callback=callback,
@@ -115,11 +113,12 @@ NO_MASK = ("no noise mask on 'latent_image', so this ran as a plain KSampler and
            "PriorPaint's Inpaint Encode.")
 
 
-def ksampler_readout(latent: dict, method: str, steps: int) -> dict:
+def ksampler_readout(latent: dict, method: str, steps: int, node: str) -> dict:
     """What the node shows after a run: the method and the share of the latent it inpainted, or a warning
-    where there was nothing to inpaint (no mask, or an all-zero mask)."""
+    where there was nothing to inpaint (no mask, or an all-zero mask). A plain KSampler run is also logged."""
     mask = latent.get("noise_mask") if isinstance(latent, dict) else None
     if mask is None:
+        log.warning("%s: %s", node, NO_MASK)
         return readout("⚠ " + NO_MASK[0].upper() + NO_MASK[1:])
     share = float(torch.as_tensor(mask, dtype=torch.float32).mean())
     if share == 0.0:
@@ -176,7 +175,7 @@ class PriorPaintKSampler(io.ComfyNode):
                 method) -> io.NodeOutput:
         return io.NodeOutput(run_ksampler(model, seed, steps, cfg, sampler_name, scheduler, positive, negative,
                                           latent_image, method, denoise=denoise),
-                             ui=ksampler_readout(latent_image, method, steps))
+                             ui=ksampler_readout(latent_image, method, steps, "Inpaint KSampler"))
 
 
 class PriorPaintKSamplerAdvanced(io.ComfyNode):
@@ -212,4 +211,4 @@ class PriorPaintKSamplerAdvanced(io.ComfyNode):
             model, noise_seed, steps, cfg, sampler_name, scheduler, positive, negative, latent_image, method,
             add_noise=add_noise == "enable", start_step=start_at_step, last_step=end_at_step,
             force_full_denoise=return_with_leftover_noise != "enable", node="Inpaint KSampler (Advanced)"),
-            ui=ksampler_readout(latent_image, method, steps))
+            ui=ksampler_readout(latent_image, method, steps, "Inpaint KSampler (Advanced)"))

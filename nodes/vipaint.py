@@ -21,7 +21,7 @@ import latent_preview
 
 from ..samplers import vipaint as core
 from ..samplers.masks import InputError, check_finite, fit_spatial, image_to_bchw, resize_mask, vae_crop
-from .common import ADVANCED, CATEGORY, node_error, readout, send_ui_message, schema
+from .common import ADVANCED, CATEGORY, node_error, readout, schema, schema_defaults, send_ui_message, unique_id
 from .sampling import VEView, autograd_unsupported, make_ksampler
 from .validate import check_cfg, check_latent, latent_hole
 
@@ -313,7 +313,7 @@ class VIPaint(io.ComfyNode):
         result, text = run_vipaint(model, positive, negative, latent_image, seed, cfg, t_e, t_s, keypoints,
                                    iterations, lr_mean, lr_logvar, lr_gamma, prior_weight, hier_weight,
                                    recon_weight, dps_steps, dps_scale, samples, vae, image, mask,
-                                   getattr(cls.hidden, "unique_id", None) if cls.hidden is not None else None,
+                                   unique_id(cls),
                                    node="VIPaint (Advanced)")
         return io.NodeOutput(result, ui=readout(text))
 
@@ -376,10 +376,8 @@ class VIPaintSimple(io.ComfyNode):
         if quality not in QUALITY:
             raise node_error("VIPaint", InputError("quality", f"is {quality!r}", f"one of {list(QUALITY)}"))
         iterations, dps_steps = QUALITY[quality]
-        d = dataclasses.asdict(core.VIPaintSettings())
-        result, text = run_vipaint(model, positive, negative, latent_image, seed, cfg, 550, 400, 2, iterations,
-                                   d["lr_mean"], d["lr_logvar"], d["lr_gamma"], d["prior_weight"], d["hier_weight"],
-                                   d["recon_weight"], dps_steps, d["dps_scale"], samples, vae, image, mask,
-                                   getattr(cls.hidden, "unique_id", None) if cls.hidden is not None else None,
-                                   node="VIPaint")
+        settings = dict(schema_defaults(VIPaint), seed=seed, cfg=cfg, iterations=iterations, dps_steps=dps_steps,
+                        samples=samples)
+        result, text = run_vipaint(model, positive, negative, latent_image, **settings, vae=vae, image=image,
+                                   mask=mask, node_id=unique_id(cls), node="VIPaint")
         return io.NodeOutput(result, ui=readout(text))

@@ -178,10 +178,10 @@ class RePaintPlusDenoiser:
         self.warm_start, self.solver, self.signal_free = warm_start, solver, signal_free
         self.ve_max = float(stand_in_above) * float(sigma_data)
         self.snr_max = float(stand_in_snr)
-        self._pass_on_idle_turns(n)
+        self._harmonise_at_least_once(n)
         self._eps = None  # the known pixels' implied noise after the last harmonisation (warm start)
 
-    def _pass_on_idle_turns(self, n: int) -> None:
+    def _harmonise_at_least_once(self, n: int) -> None:
         """A schedule whose harmonising levels cannot act harmonises the first level that can.
 
         At the signal-free level (flow σ = 1, ``c = 0``) the rounds act only through a stand-in, which a
@@ -194,7 +194,7 @@ class RePaintPlusDenoiser:
         if self.variant != "B":
             return
         inner = self.levels[:n]
-        if any(self.harmonises(v) and self._acts_at(v) for v in inner):
+        if any(self._usable(v) for v in inner):
             return
         first = next((v for v in inner if self._acts_at(v)), None)
         if first is not None and any(self.harmonises(v) for v in inner):
@@ -211,8 +211,7 @@ class RePaintPlusDenoiser:
 
     def _usable(self, v: float) -> bool:
         """Whether level ``v`` carries signal and harmonises."""
-        c, s_ve = self.signal(v)
-        return c > 0 and 0 < s_ve < float("inf") and self.harmonises(v)
+        return self._acts_at(v) and self.harmonises(v)
 
     def noise_dominated(self, t: float) -> bool:
         """Whether noise dominates the signal at level ``t``: ``c_t·σ_d ≤ stand_in_snr · t`` in the sampler's

@@ -108,9 +108,9 @@ def test_the_extension_knows_every_node_that_reports():
 
     from priorpaint.nodes import NODES
 
-    with open(os.path.join(os.path.dirname(__file__), "..", "..", "js", "priorpaint.js")) as f:
-        js = f.read()
-    listed = set(re.findall(r'"(PriorPaint\w+)"', js[js.index("READOUT_NODES"):js.index("];", js.index("READOUT_NODES"))]))
+    import harness
+
+    listed = harness.templates.readout_nodes()
     reporting = set()
     for node in NODES:
         src = inspect.getsource(node)

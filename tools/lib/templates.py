@@ -49,3 +49,14 @@ def load(key: str) -> dict:
 def key_of(stem: str) -> str:
     """The key of a template file name (without .json); a key is returned as it is."""
     return KEYS.get(stem, stem)
+
+
+def readout_nodes() -> set[str]:
+    """The node types js/priorpaint.js gives a read-out box (its READOUT_NODES list, the one place it is kept):
+    the template layout leaves room for the box."""
+    import re
+
+    with open(os.path.join(ROOT, "js", "priorpaint.js")) as f:
+        js = f.read()
+    start = js.index("READOUT_NODES")
+    return set(re.findall(r'"(PriorPaint\w+)"', js[start:js.index("];", start)]))

@@ -340,9 +340,7 @@ def _depths(spec):
     return depth
 
 
-READOUT_NODES = {"PriorPaintDCECheck", "PriorPaintHarmonizedSampler", "PriorPaintVIPaint", "PriorPaintVIPaintSimple",
-                 "PriorPaintLoadAIDGuidance", "PriorPaintTrainAIDGuidance", "PriorPaintTrainAIDGuidanceSimple",
-                 "PriorPaintKSampler", "PriorPaintKSamplerAdvanced"}  # js/priorpaint.js gives them a read-out box
+READOUT_NODES = templates.readout_nodes()  # js/priorpaint.js gives them a read-out box
 
 
 def _height(ctype: str, object_info: dict) -> int:
